@@ -1,0 +1,487 @@
+"""``datagen build``: PDFs -> page images -> rotation strategy -> WebDataset shards.
+
+One machine: worker processes render (with a pixel cap and a time limit), the main process turns
+pages in batches on the chosen device and writes one shard stream per split.  Many machines:
+``part=(i, n)`` builds a disjoint slice of the documents (shard names carry the part); when the
+last part finishes, the part records are merged into ``dataset.json``.
+
+Order of work, and why: each page is first scaled to fit the model input (``fit_page``), then
+turned by the strategy, then letterboxed.  The artifact geometry of a canvas-keeping rotation is
+scale-invariant, so this equals rotate-then-resize up to interpolation, at (size/H)^2 of the cost.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import __version__
+from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWriter, angle_to_class, encode_png,
+                       sample_key, write_json_atomic)
+from .manifest import Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest, parse_pages, \
+    sha256_file
+from .preprocess import background_level, fit_page, ink_fraction, letterbox, tensor_to_uint8
+from .render import (DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, RenderError, RenderPool, Task, default_workers,
+                     page_sizes, render_page)
+from .strategies import draw_skews, get_strategy
+
+DEFAULT_SIZE = 224
+DEFAULT_DPI = 100.0
+DEFAULT_SPLIT = (0.8, 0.1, 0.1)
+BLANK_INK = 0.001  # pages with less than 0.1 % ink pixels carry no orientation
+
+
+class BuildError(RuntimeError):
+    """A build that cannot proceed (bad sources, --strict failure); message names the file."""
+
+
+@dataclass
+class BuildConfig:
+    rotation: str
+    size: int = DEFAULT_SIZE
+    dpi: float = DEFAULT_DPI
+    skew: float = 0.0
+    angles: tuple[int, ...] = ANGLES
+    split: tuple[float, float, float] = DEFAULT_SPLIT
+    seed: int = 0
+    device: str = "auto"
+    renderer: str = "pdfium"
+    workers: int = field(default_factory=default_workers)
+    part: tuple[int, int] | None = None
+    max_pages_per_doc: int | None = None
+    strict: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    render_timeout: float = DEFAULT_TIMEOUT
+    shard_size: int = 1000
+    batch_size: int = 64
+
+    def validate(self) -> None:
+        get_strategy(self.rotation)
+        if self.size < 16:
+            raise ValueError(f"size must be >= 16 pixels, got {self.size}")
+        if self.dpi <= 0:
+            raise ValueError(f"dpi must be > 0, got {self.dpi}")
+        if not 0 <= self.skew <= 45:
+            raise ValueError(f"skew must be between 0 and 45 degrees, got {self.skew}")
+        if not self.angles or any(a not in ANGLES for a in self.angles) or len(set(self.angles)) != len(self.angles):
+            raise ValueError(f"angles must be distinct values among {ANGLES}, got {self.angles}")
+        check_split(self.split)
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer {self.renderer!r}; choose one of: {', '.join(RENDERERS)}")
+        if self.part is not None and not (1 <= self.part[0] <= self.part[1]):
+            raise ValueError(f"part must be i/n with 1 <= i <= n, got {self.part[0]}/{self.part[1]}")
+        if self.max_pages_per_doc is not None and self.max_pages_per_doc < 1:
+            raise ValueError(f"max-pages-per-doc must be >= 1, got {self.max_pages_per_doc}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1 render process, got {self.workers}")
+
+
+def check_split(fr) -> tuple[float, float, float]:
+    if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-3:
+        raise ValueError(f"split must be three non-negative fractions TRAIN,VAL,TEST summing to 1, got {fr}")
+    return tuple(float(f) for f in fr)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` = cuda when available, else cpu; ``cuda`` without a GPU is an error, never a fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
+        return torch.device(name)
+    raise ValueError(f"unknown device {name!r}; choose one of: auto, cpu, cuda")
+
+
+# --------------------------------------------------------------------------- sources
+@dataclass
+class SourceDoc:
+    id: str
+    path: str
+    sha256: str
+    pages: str | None = None
+    split: str | None = None
+    license: str | None = None
+    origin: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
+    return s or "doc"
+
+
+def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
+                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> list[SourceDoc]:
+    dest = Path(dest) if dest else default_dest(manifest)
+    rep = fetch(manifest, dest, log=log)
+    if rep.fetched:
+        log(f"corpus {manifest.name}: fetched {len(rep.fetched)}, already present {len(rep.present)} -> {dest}")
+    out = []
+    for d in manifest.documents:
+        src = d.source
+        origin = f"deb:{src['deb']}={src['version']}:{src['path']}" if "deb" in src else f"file:{src['path']}"
+        out.append(SourceDoc(d.id, str((dest / f"{d.id}.pdf").resolve()), d.sha256, d.pages, d.split, d.license,
+                             origin, d.extra))
+    return out
+
+
+def resolve_sources(sources: list[str], log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
+                    ) -> list[SourceDoc]:
+    """PDF files, folders of PDFs (recursive) and manifest files -> documents with unique ids.
+
+    No sources = the default manifest (fetched into the cache first if needed).
+    """
+    if not sources:
+        return docs_from_manifest(load_manifest(default_manifest_path()), log=log)
+    docs: list[SourceDoc] = []
+    loose: list[Path] = []
+    for s in sources:
+        p = Path(s)
+        if not p.exists():
+            raise ValueError(f"{p}: no such file or folder")
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".pdf")
+            if not found:
+                raise ValueError(f"{p}: folder holds no .pdf files")
+            loose.extend(found)
+        elif p.suffix.lower() == ".toml":
+            docs.extend(docs_from_manifest(load_manifest(p), log=log))
+        else:
+            loose.append(p)
+    taken = {d.id for d in docs}
+    seen_paths = set()
+    for p in loose:
+        rp = p.resolve()
+        if rp in seen_paths:
+            continue
+        seen_paths.add(rp)
+        digest = sha256_file(rp)
+        did = _slug(p.stem)
+        if did in taken:
+            did = f"{did}-{digest[:8]}"
+        taken.add(did)
+        docs.append(SourceDoc(did, str(rp), digest, origin=f"file:{p}"))
+    ids = [d.id for d in docs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ValueError(f"document id {dup[0]!r} appears twice among the sources; ids must be unique")
+    return docs
+
+
+def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]:
+    """Documents -> split, deterministically, in the given proportions (rounded).
+
+    Forced splits (from a manifest) are kept and count toward their split.  The rest are ordered
+    by a hash of (seed, id) and dealt out: test first, then val, then train.  Every split with a
+    non-zero fraction gets at least one document when there are enough documents.
+    """
+    fr = dict(zip(SPLITS, check_split(fractions)))
+    n = len(docs)
+    nonzero = [s for s in SPLITS if fr[s] > 0]
+    target = {s: int(round(fr[s] * n)) for s in SPLITS}
+    if n >= len(nonzero):
+        for s in nonzero:
+            target[s] = max(target[s], 1)
+    while sum(target.values()) > n:  # rounding overshoot: take from the largest
+        big = max(SPLITS, key=lambda s: (target[s], s == "train"))
+        target[big] -= 1
+    out = {d.id: d.split for d in docs if d.split}
+    have = {s: sum(1 for v in out.values() if v == s) for s in SPLITS}
+    free = sorted((d for d in docs if not d.split), key=lambda d: hashlib.sha256(f"{seed}:{d.id}".encode()).hexdigest())
+    rest = max(nonzero, key=lambda s: fr[s])
+    i = 0
+    for s in ("test", "val"):
+        need = max(0, target[s] - have[s])
+        for d in free[i:i + need]:
+            out[d.id] = s
+        i += need
+    for d in free[i:]:
+        out[d.id] = "train" if fr["train"] > 0 else rest
+    return out
+
+
+# --------------------------------------------------------------------------- workers
+def _worker_init():
+    torch.set_num_threads(1)
+
+
+class _Handler:
+    """Render-worker job: page sizes for ``info`` tasks; a rendered, blank-checked page fitted
+    to the model input for ``page`` tasks."""
+
+    def __init__(self, cfg: BuildConfig):
+        self.renderer, self.dpi, self.max_pixels, self.size = cfg.renderer, cfg.dpi, cfg.max_pixels, cfg.size
+
+    def __call__(self, task: Task):
+        if task.kind == "info":
+            return page_sizes(task.path, self.renderer)
+        arr = render_page(task.path, task.index, self.dpi, self.renderer, self.max_pixels, size_pts=task.payload)
+        ink = ink_fraction(arr)
+        if ink < BLANK_INK:
+            raise RenderError(f"blank page (ink {100 * ink:.3f} % of pixels)")
+        t = torch.from_numpy(arr).float().div_(255.0)[None, None]  # (1, 1, H, W)
+        fitted = fit_page(t, self.size)[0, 0].numpy()  # (h, w) float32
+        return {"fitted": fitted, "src": arr.shape}
+
+
+# --------------------------------------------------------------------------- build
+def _versions() -> dict:
+    import kornia
+    import PIL
+
+    v = {"docorient": __version__, "python": platform.python_version(), "torch": torch.__version__,
+         "kornia": kornia.__version__, "pillow": PIL.__version__, "numpy": np.__version__}
+    try:
+        import pypdfium2
+
+        v["pypdfium2"] = pypdfium2.version.PYPDFIUM_INFO.api_tag if hasattr(pypdfium2, "version") else "?"
+        v["pdfium"] = str(pypdfium2.version.PDFIUM_INFO.build) if hasattr(pypdfium2, "version") else "?"
+    except Exception:  # version reporting must never break a build
+        pass
+    return v
+
+
+def _clean_out(out: Path, part: tuple[int, int] | None) -> None:
+    """Remove what a previous build of this (part of the) variant left, so stale shards never mix in."""
+    (out / DATASET_JSON).unlink(missing_ok=True)
+    if part:
+        pat = re.compile(rf"^({'|'.join(SPLITS)})-part{part[0]:02d}of{part[1]:02d}-\d{{6}}\.tar({re.escape(TMP_SUFFIX)})?$")
+        (out / _part_record_name(part)).unlink(missing_ok=True)
+    else:
+        pat = re.compile(rf"^({'|'.join(SPLITS)})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
+        for f in out.glob("dataset-part*.json"):
+            f.unlink()
+    for f in out.iterdir():
+        if f.is_file() and pat.match(f.name):
+            f.unlink()
+
+
+def _part_record_name(part: tuple[int, int]) -> str:
+    return f"dataset-part{part[0]:02d}of{part[1]:02d}.json"
+
+
+class _Writers:
+    def __init__(self, out: Path, cfg: BuildConfig):
+        self.w = {s: ShardWriter(out, s, cfg.shard_size, cfg.part) for s in SPLITS}
+        self.counts = {s: {str(a): 0 for a in cfg.angles} for s in SPLITS}
+        self.mask_sum = {s: {str(a): 0.0 for a in cfg.angles} for s in SPLITS}
+
+    def write(self, split: str, key: str, sample: dict, angle: int, mask_share: float) -> None:
+        self.w[split].write(key, sample)
+        self.counts[split][str(angle)] += 1
+        self.mask_sum[split][str(angle)] += mask_share
+
+    def close(self) -> list[dict]:
+        shards = []
+        for s in SPLITS:
+            shards.extend(self.w[s].close())
+        return shards
+
+
+def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, writers: _Writers) -> int:
+    """Turn one batch of same-shaped fitted pages by every angle and write the samples."""
+    strategy = get_strategy(cfg.rotation)
+    pages = torch.from_numpy(np.stack([it["fitted"] for it in items]))[:, None].to(device)  # (B, 1, h, w)
+    bg = background_level(pages)  # (B,) the upright page's own paper level
+    n = 0
+    for angle in cfg.angles:
+        keys = [sample_key(it["doc"].id, it["page"], angle) for it in items]
+        skews = draw_skews(keys, cfg.seed, cfg.skew)
+        images, masks = strategy(pages, [angle] * len(items), skews)  # (B, 1, hc, wc)
+        hc, wc = images.shape[-2:]
+        box = [(cfg.size - hc) // 2, (cfg.size - wc) // 2, hc, wc]
+        images = letterbox(images, cfg.size, bg)  # (B, 1, size, size)
+        masks = letterbox(masks.to(images.dtype), cfg.size, 0.0) > 0.5
+        img8 = tensor_to_uint8(images)
+        mask8 = masks[:, 0].cpu().numpy().astype(np.uint8) * 255
+        shares = mask8.reshape(len(items), -1).mean(axis=1) / 255.0
+        for it, key, sk, im, mk, share in zip(items, keys, skews, img8, mask8, shares):
+            meta = {"key": key, "doc_id": it["doc"].id, "page": it["page"], "angle": angle, "skew": sk,
+                    "strategy": cfg.rotation, "source_size": list(it["src"]), "render_dpi": cfg.dpi,
+                    "page_box": box, "mask_share": round(float(share), 6), "split": it["split"]}
+            sample = {"png": encode_png(im), "mask.png": encode_png(mk), "cls": str(angle_to_class(angle)).encode(),
+                      "json": json.dumps(meta, sort_keys=True).encode()}
+            writers.write(it["split"], key, sample, angle, float(share))
+            n += 1
+    return n
+
+
+def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress: bool = True,
+          log: Callable[[str], None] | None = None, handler=None) -> dict:
+    """Build one dataset variant into ``out``; returns the build record (what dataset.json holds).
+
+    Raises ``ValueError`` for bad options or sources, ``BuildError`` for a ``--strict`` failure.
+    ``handler`` replaces the render job (tests use it to simulate hangs and crashes).
+    """
+    from tqdm import tqdm
+
+    log = log or (lambda s: tqdm.write(s, file=sys.stderr))
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    t0 = time.time()
+    docs = resolve_sources(list(sources), log=log)
+    splits = assign_splits(docs, cfg.split, cfg.seed)
+    docs = sorted(docs, key=lambda d: d.id)
+    mine = [d for i, d in enumerate(docs) if cfg.part is None or i % cfg.part[1] == cfg.part[0] - 1]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_out(out, cfg.part)
+
+    skipped: list[dict] = []
+    doc_info: dict[str, dict] = {}
+
+    def skip(doc: SourceDoc, page: int | None, reason: str, fatal: bool = True) -> None:
+        where = f"{doc.path}" + (f" page {page}" if page else "")
+        skipped.append({"doc": doc.id, "file": doc.path, "page": page, "reason": reason})
+        log(f"skipped {where}: {reason}")
+        if cfg.strict and fatal:
+            raise BuildError(f"{where}: {reason} (--strict)")
+
+    writers = _Writers(out, cfg)
+    n_samples = 0
+    used = {d.id: 0 for d in mine}
+    try:
+        with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout,
+                        init=_worker_init) as pool:
+            infos = pool.imap(Task("info", d.path) for d in mine)
+            tasks = []
+            for doc, (task, status, value) in zip(mine, infos):
+                if status != "ok":
+                    doc_info[doc.id] = {"pages_total": 0}
+                    skip(doc, None, value)
+                    continue
+                try:
+                    idx = parse_pages(doc.pages, len(value))
+                except ManifestError as e:
+                    skip(doc, None, str(e))
+                    continue
+                if cfg.max_pages_per_doc:
+                    idx = idx[:cfg.max_pages_per_doc]
+                doc_info[doc.id] = {"pages_total": len(value), "pages_selected": len(idx)}
+                tasks.extend((doc, i, value[i]) for i in idx)
+            bar = tqdm(total=len(tasks), unit="page", desc=f"{out.name} [{cfg.rotation}]", disable=not progress,
+                       file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+            groups: dict[tuple[int, int], list[dict]] = {}
+            results = pool.imap(Task("page", doc.path, i, size) for doc, i, size in tasks)
+            for (doc, i, _), (task, status, value) in zip(tasks, results):
+                bar.update(1)
+                if status != "ok":
+                    skip(doc, i + 1, value, fatal=not value.startswith("blank page"))
+                    continue
+                used[doc.id] += 1
+                item = {"doc": doc, "page": i + 1, "split": splits[doc.id], **value}
+                g = groups.setdefault(item["fitted"].shape, [])
+                g.append(item)
+                if len(g) >= cfg.batch_size:
+                    n_samples += _process_batch(g, cfg, device, writers)
+                    groups[item["fitted"].shape] = []
+                    bar.set_postfix(samples=n_samples, refresh=False)
+            for shape in sorted(groups):
+                if groups[shape]:
+                    n_samples += _process_batch(groups[shape], cfg, device, writers)
+            bar.set_postfix(samples=n_samples)
+            bar.close()
+        shards = writers.close()
+    except BaseException:
+        for w in writers.w.values():  # leave no temporary shard behind on a failure we can catch
+            if w.fileobj is not None:
+                w.fileobj.close()
+                Path(str(w.path) + TMP_SUFFIX).unlink(missing_ok=True)
+        raise
+
+    for d in mine:
+        doc_info.setdefault(d.id, {})["pages_used"] = used[d.id]
+    counts = {s: {**writers.counts[s], "total": sum(writers.counts[s].values())} for s in SPLITS}
+    mask_share = {s: {a: (round(writers.mask_sum[s][a] / writers.counts[s][a], 6) if writers.counts[s][a] else None)
+                      for a in writers.counts[s]} for s in SPLITS}
+    cfg_dict = asdict(cfg)
+    cfg_dict["split"] = dict(zip(SPLITS, cfg.split))
+    record = {
+        "format": FORMAT,
+        "variant": out.name,
+        "strategy": cfg.rotation,
+        "seed": cfg.seed,
+        "config": cfg_dict,
+        "versions": _versions(),
+        "counts": counts,
+        "mask_share": mask_share,
+        "documents": [{"id": d.id, "file": d.path, "sha256": d.sha256, "split": splits[d.id], "pages": d.pages,
+                       "license": d.license, "origin": d.origin, **doc_info.get(d.id, {})} for d in mine],
+        "skipped": skipped,
+        "shards": shards,
+        "elapsed_s": round(time.time() - t0, 2),
+    }
+    if cfg.part:
+        record["part"] = list(cfg.part)
+        write_json_atomic(out / _part_record_name(cfg.part), record)
+        merged = merge_parts(out, cfg.part[1])
+        return merged or record
+    write_json_atomic(out / DATASET_JSON, record)
+    return record
+
+
+def merge_parts(out: Path, n: int) -> dict | None:
+    """When all ``n`` part records are in ``out``, merge them into ``dataset.json`` (atomically)."""
+    recs = []
+    for i in range(1, n + 1):
+        f = out / _part_record_name((i, n))
+        if not f.exists():
+            return None
+        recs.append(json.loads(f.read_text(encoding="utf-8")))
+    base = dict(recs[0])
+    base.pop("part", None)
+    base["parts"] = n
+    counts = {s: {} for s in SPLITS}
+    for r in recs:
+        for s in SPLITS:
+            for a, v in r["counts"][s].items():
+                counts[s][a] = counts[s].get(a, 0) + v
+    base["counts"] = counts
+    weights = {s: {a: 0.0 for a in counts[s] if a != "total"} for s in SPLITS}
+    for r in recs:
+        for s in SPLITS:
+            for a in weights[s]:
+                if r["mask_share"][s].get(a) is not None:
+                    weights[s][a] += r["mask_share"][s][a] * r["counts"][s][a]
+    base["mask_share"] = {s: {a: (round(weights[s][a] / counts[s][a], 6) if counts[s][a] else None)
+                              for a in weights[s]} for s in SPLITS}
+    for key in ("documents", "skipped", "shards"):
+        base[key] = [x for r in recs for x in r[key]]
+    base["documents"].sort(key=lambda d: d["id"])
+    base["shards"].sort(key=lambda s: s["name"])
+    base["config"] = {**base["config"], "part": None}
+    base["elapsed_s"] = round(sum(r["elapsed_s"] for r in recs), 2)
+    write_json_atomic(out / DATASET_JSON, base)
+    return base
+
+
+def summary_lines(record: dict) -> list[str]:
+    """Human summary: counts per split and class, skips, timing."""
+    lines = []
+    angles = [a for a in record["counts"]["train"] if a != "total"]
+    lines.append(f"{'split':<6}" + "".join(f"{a + '°':>8}" for a in angles) + f"{'total':>8}  documents")
+    for s in SPLITS:
+        c = record["counts"][s]
+        nd = sum(1 for d in record["documents"] if d["split"] == s)
+        lines.append(f"{s:<6}" + "".join(f"{c[a]:>8}" for a in angles) + f"{c['total']:>8}  {nd}")
+    n_skip = len(record["skipped"])
+    blank = sum(1 for s in record["skipped"] if s["reason"].startswith("blank page"))
+    total = sum(record["counts"][s]["total"] for s in SPLITS)
+    el = record.get("elapsed_s") or 0
+    lines.append(f"skipped: {n_skip} ({blank} blank pages, {n_skip - blank} unreadable)")
+    if el:
+        lines.append(f"{total} samples in {el:.1f} s ({total / el:.1f} samples/s)")
+    return lines

@@ -1,0 +1,1 @@
+"""docorient interpret."""
