@@ -214,10 +214,6 @@ def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]
 
 
 # --------------------------------------------------------------------------- workers
-def _worker_init():
-    torch.set_num_threads(1)
-
-
 class _Handler:
     """Render-worker job: page sizes for ``info`` tasks; a rendered, blank-checked page fitted
     to the model input for ``page`` tasks."""
@@ -354,8 +350,7 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     n_samples = 0
     used = {d.id: 0 for d in mine}
     try:
-        with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout,
-                        init=_worker_init) as pool:
+        with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout) as pool:
             infos = pool.imap(Task("info", d.path) for d in mine)
             tasks = []
             for doc, (task, status, value) in zip(mine, infos):

@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -74,7 +75,7 @@ def _pdfium_render(path: str, index: int, dpi: float) -> np.ndarray:
         img = page.render(scale=dpi / 72.0, grayscale=True).to_pil()
     finally:
         page.close()
-    return np.asarray(img.convert("L"), dtype=np.uint8)
+    return np.array(img.convert("L"), dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------- poppler
@@ -114,7 +115,7 @@ def _poppler_render(path: str, index: int, dpi: float, timeout: float = DEFAULT_
         raise RenderError(f"corrupt PDF ({str(e).strip().splitlines()[-1]})") from None
     if not ims:
         raise RenderError(f"poppler rendered nothing for page {index + 1}")
-    return np.asarray(ims[0].convert("L"), dtype=np.uint8)
+    return np.array(ims[0].convert("L"), dtype=np.uint8)
 
 
 def page_sizes(path: str, renderer: str) -> list[tuple[float, float]]:
@@ -158,6 +159,8 @@ class Task:
 
 
 def _worker_main(conn, handler: Callable[[Task], object], init: Callable[[], None] | None) -> None:
+    if "torch" in sys.modules:  # forked after the parent used torch: one thread, as DataLoader workers do
+        sys.modules["torch"].set_num_threads(1)
     if init is not None:
         init()
     while True:

@@ -24,7 +24,7 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def tint(image: np.ndarray, mask: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+def tint(image: np.ndarray, mask: np.ndarray, alpha: float = 0.4) -> np.ndarray:
     """Gray ``(H, W)`` uint8 page -> RGB with the masked pixels blended toward red."""
     rgb = np.repeat(image[..., None].astype(np.float32), 3, axis=2)
     rgb[mask] = (1 - alpha) * rgb[mask] + alpha * TINT

@@ -1,0 +1,282 @@
+"""``trainer fit``: train_one_epoch / evaluate / fit, in the torchvision-reference style.
+
+One run per variant.  Best-by-val checkpoint ``model.pt`` and the latest ``last.pt`` (both
+plain dicts that carry their config, written atomically); ``metrics.jsonl`` one line per epoch;
+``curves.png`` and ``confusion.png`` at the end.  Under ``torchrun`` the model is wrapped in
+DDP (gloo on CPU, nccl on CUDA), shards are split by node and worker, and rank 0 writes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from datagen.build import resolve_device
+from datagen.contract import ANGLES, Variant
+from .augment import make_augment
+from .data import EvalData, make_loader, shard_stream
+from .evaluate import autocast, evaluate
+from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.05
+    size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    workers: int = 2
+    max_steps: int | None = None
+    augment: str = "none"
+    resume: bool = False
+    arch: str = "resnet18"
+    weights: str | None = None
+    compile: bool = False
+
+    def validate(self):
+        for k in ("epochs", "batch_size"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max-steps must be >= 1, got {self.max_steps}")
+        if self.size is not None and self.size < 16:
+            raise ValueError(f"size must be >= 16, got {self.size}")
+        make_augment(self.augment)
+
+
+def dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _plain(obj):
+    """JSON-shaped copy (dicts, lists, str, numbers): what ``weights_only=True`` loads."""
+    return json.loads(json.dumps(obj))
+
+
+def lr_lambda(total_steps: int, warmup_steps: int):
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return f
+
+
+def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, cfg: FitConfig, state: dict,
+                    bar=None) -> dict:
+    model.train()
+    loss_sum, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
+    for images, labels in loader:
+        if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+            break
+        x = images.to(device, non_blocking=True).float().div_(255.0)  # (B, 1, H, W)
+        y = labels.to(device, non_blocking=True)
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        if augment is not None:
+            x = augment(x)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        state["step"] += 1
+        n = y.shape[0]
+        loss_sum += float(loss.detach()) * n
+        correct += int((logits.detach().argmax(1) == y).sum())
+        seen += n
+        if bar is not None:
+            bar.update(n)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
+    el = time.perf_counter() - t0
+    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "train_samples": seen,
+            "images_per_s": seen / el if el > 0 else 0.0}
+
+
+def _val_data(variant: Variant, size: int) -> EvalData | None:
+    if variant.count("val") == 0:
+        return None
+    return EvalData("variant", str(variant.path), size, variant=variant, split="val")
+
+
+def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:
+    """Train one model on ``variant`` into ``out``; returns the final summary dict."""
+    from tqdm import tqdm
+
+    cfg.validate()
+    rank, world, local_rank = dist_info()
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    main_proc = rank == 0
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    _seed_all(cfg.seed + rank)
+    out = Path(out)
+    if main_proc:
+        out.mkdir(parents=True, exist_ok=True)
+    size = cfg.size or variant.size
+    train_shards = variant.shards("train")
+    n_train = variant.count("train")
+    if not train_shards or n_train == 0:
+        raise ValueError(f"{variant.path}: the train split is empty; nothing to fit")
+    if world > 1 and len(train_shards) < world * max(1, cfg.workers):
+        raise ValueError(f"{variant.path}: DDP over {world} ranks x {max(1, cfg.workers)} workers needs at least "
+                         f"{world * max(1, cfg.workers)} train shards, the variant has {len(train_shards)}; rebuild "
+                         "it with a smaller --shard-size or use fewer --workers")
+    steps_per_epoch = max(1, math.ceil(n_train / (cfg.batch_size * world)))
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+
+    model = build_model(cfg.arch, cfg.weights).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(0, total_steps // 5))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, warmup))
+    state = {"epoch": 0, "step": 0, "best_val_acc": -1.0, "history": []}
+
+    last = out / "last.pt"
+    if cfg.resume and last.exists():
+        ck = load_checkpoint(last)
+        if ck.get("dataset_digest") != variant.digest:
+            raise ValueError(f"{last}: --resume refused: it was trained on a different build of {variant.name} "
+                             "(dataset.json digest differs); start a fresh run without --resume")
+        if ck.get("arch") != cfg.arch or ck.get("input_size") != size:
+            raise ValueError(f"{last}: --resume refused: checkpoint is {ck.get('arch')} at {ck.get('input_size')} px, "
+                             f"the command asks for {cfg.arch} at {size} px")
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        state.update(epoch=ck["epoch"], step=ck["step"], best_val_acc=ck["metrics"]["best_val_acc"],
+                     history=list(ck["metrics"]["history"]))
+        if main_proc:
+            log(f"resuming {variant.name} after epoch {state['epoch']} (step {state['step']})")
+    elif main_proc and not cfg.resume:
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+    if cfg.compile:
+        net = torch.compile(net)
+    augment = make_augment(cfg.augment)
+    if augment is not None:
+        augment = augment.to(device)
+    val = _val_data(variant, size) if main_proc else None
+
+    def checkpoint(metrics: dict) -> dict:
+        return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
+                "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
+                "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
+                "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
+                "epoch": state["epoch"], "step": state["step"], "metrics": _plain(metrics),
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "versions": {"torch": str(torch.__version__)}}
+
+    t_start = time.time()
+    while state["epoch"] < cfg.epochs and (cfg.max_steps is None or state["step"] < cfg.max_steps):
+        epoch = state["epoch"]
+        pipe = shard_stream(train_shards, cfg.batch_size, epoch, cfg.seed,
+                            ddp_batches=math.ceil(steps_per_epoch / max(1, cfg.workers)) if world > 1 else None)
+        loader = make_loader(pipe, cfg.workers)
+        bar = tqdm(total=min(n_train, steps_per_epoch * cfg.batch_size), unit="img", file=sys.stderr,
+                   desc=f"{variant.name} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_proc),
+                   dynamic_ncols=True, mininterval=0.5, leave=False)
+        tr = train_one_epoch(net, loader, optimizer, scheduler, device, size, augment, cfg, state, bar)
+        bar.close()
+        state["epoch"] += 1
+        if world > 1:
+            dist.barrier()
+        if not main_proc:
+            continue
+        row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
+        if val is not None:
+            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size))
+            row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
+        else:
+            row.update(val_acc=None, val_n=0, val_confusion=None)
+        row["elapsed_s"] = round(time.time() - t_start, 2)
+        state["history"].append(row)
+        with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        score = row["val_acc"] if row["val_acc"] is not None else row["train_acc"]
+        improved = score > state["best_val_acc"]
+        if improved:
+            state["best_val_acc"] = score
+        metrics = {"best_val_acc": state["best_val_acc"], "history": state["history"]}
+        ck = checkpoint(metrics)
+        save_checkpoint(last, ck)
+        if improved:
+            save_checkpoint(out / "model.pt", ck)
+        val_txt = f"{100 * row['val_acc']:.1f} %" if row["val_acc"] is not None else "n/a"
+        log(f"{variant.name} epoch {state['epoch']}/{cfg.epochs}: loss {tr['train_loss']:.3f}  "
+            f"train acc {100 * tr['train_acc']:.1f} %  val acc {val_txt}  {tr['images_per_s']:.0f} img/s"
+            + ("  *best" if improved else ""))
+    if world > 1:
+        dist.barrier()
+    summary = {}
+    if main_proc:
+        summary = finish_run(out, variant, state)
+    return summary
+
+
+def finish_run(out: Path, variant: Variant, state: dict) -> dict:
+    from .plots import plot_confusion, plot_curves
+
+    hist = state["history"]
+    if not hist:
+        raise RuntimeError(f"{out}: no epoch finished; nothing to summarise")
+    plot_curves(hist, out / "curves.png", title=f"{variant.name} ({variant.strategy})")
+    best = max(hist, key=lambda h: h["val_acc"] if h["val_acc"] is not None else h["train_acc"])
+    if best.get("val_confusion") is not None:
+        plot_confusion(best["val_confusion"], out / "confusion.png",
+                       title=f"{variant.name}: val, epoch {best['epoch']}")
+    else:
+        plot_confusion(np.zeros((4, 4)), out / "confusion.png", title=f"{variant.name}: no val split")
+    return {"variant": variant.name, "strategy": variant.strategy, "run": str(out), "epochs": hist[-1]["epoch"],
+            "steps": hist[-1]["step"], "best_epoch": best["epoch"], "best_val_acc": best["val_acc"],
+            "train_acc": hist[-1]["train_acc"], "images_per_s": float(np.mean([h["images_per_s"] for h in hist])),
+            "elapsed_s": hist[-1]["elapsed_s"]}
+
+
+def summary_table(rows: list[dict]) -> str:
+    head = f"{'variant':<18} {'strategy':<15} {'epochs':>6} {'best val acc':>12} {'train acc':>9} {'img/s':>7}  run"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        v = f"{100 * r['best_val_acc']:.1f} %" if r["best_val_acc"] is not None else "n/a"
+        lines.append(f"{r['variant']:<18} {r['strategy']:<15} {r['epochs']:>6} {v:>12} {100 * r['train_acc']:>7.1f} % "
+                     f"{r['images_per_s']:>7.0f}  {r['run']}")
+    return "\n".join(lines)
