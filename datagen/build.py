@@ -410,6 +410,7 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
         "strategy": cfg.rotation,
         "seed": cfg.seed,
         "config": cfg_dict,
+        "sources": [str(Path(x).resolve()) for x in sources],
         "versions": _versions(),
         "counts": counts,
         "mask_share": mask_share,

@@ -1,1 +1,1 @@
-"""docorient interpret."""
+"""docorient interpret: attribution maps, artifact-attention metrics, shortcut tests, comparisons."""

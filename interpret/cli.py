@@ -1,6 +1,186 @@
+"""``interpret`` command line: explain, score, shortcut, compare (thin layer over the library)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
 import click
 
+from datagen.build import resolve_device
+from datagen.strategies import REGISTRY as STRATEGIES
+from .methods import METHODS
 
-@click.group()
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _methods(ctx, param, value):
+    if not value:
+        return list(METHODS)
+    out = []
+    for v in value:
+        for m in v.split(","):
+            m = m.strip()
+            if m not in METHODS:
+                raise click.BadParameter(f"unknown method {m!r}; choose from: {', '.join(METHODS)}")
+            out.append(m)
+    return list(dict.fromkeys(out))
+
+
+method_opt = click.option("--method", "methods", multiple=True, callback=_methods,
+                          help=f"Attribution method(s), repeatable or comma-separated: {', '.join(METHODS)} "
+                               "(default: all).")
+device_opt = click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
+steps_opt = click.option("--ig-steps", default=32, show_default=True, type=click.IntRange(2, 1024),
+                         help="Integrated-gradients steps.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docorient")
 def main():
-    """interpret (arrives with its issue)."""
+    """Audit orientation models: attribution maps, artifact attention, shortcut tests, comparisons."""
+
+
+def _load(model_path, device):
+    from trainer.models import load_model
+
+    dev = resolve_device(device)
+    model, ckpt = load_model(model_path, dev)
+    return model, ckpt, dev
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNG grids.")
+@method_opt
+@click.option("--n", default=16, show_default=True, type=click.IntRange(1), help="Samples to explain.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a variant (default test).")
+@click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]),
+              help="Explain the predicted or the true class.")
+@steps_opt
+@device_opt
+def explain(model_path, data, out, methods, n, split, target, ig_steps, device):
+    """PNG grids for DATA: each sample with its artifact mask outlined, then one heat map per method.
+
+    \b
+    Example:  interpret explain runs/kornia-zeros/model.pt shards/kornia-zeros --out explain/ --n 8
+    """
+    from trainer.data import open_data, describe
+    from .core import explain_batches
+
+    try:
+        model, ckpt, dev = _load(model_path, device)
+        ds = open_data(list(data), int(ckpt["input_size"]), split=split)
+        files = explain_batches(model, ds, methods, dev, out, n=n, target=target, ig_steps=ig_steps,
+                                title=f"{ckpt.get('variant')} model on {describe(ds)}")
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    if not files:
+        raise click.ClickException(f"no sample of {describe(ds)} could be read")
+    for f in files:
+        click.echo(str(f))
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("variant", type=click.Path(path_type=Path))
+@method_opt
+@click.option("--n", default=64, show_default=True, type=click.IntRange(1), help="Samples with a mask to score.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]))
+@click.option("--json", "as_json", is_flag=True)
+@steps_opt
+@device_opt
+def score(model_path, variant, methods, n, split, target, as_json, ig_steps, device):
+    """Artifact attention (AAR, artifact mass, pointing game) per method on VARIANT's test split.
+
+    \b
+    Example:  interpret score runs/kornia-zeros/model.pt shards/kornia-zeros --json
+    """
+    from datagen.contract import load_variant
+    from .core import format_score, load_masked, score_set
+
+    try:
+        model, ckpt, dev = _load(model_path, device)
+        v = load_variant(variant)
+        if v.count(split) == 0:
+            raise ValueError(f"{variant}: the {split!r} split is empty")
+        ms = load_masked(v, split, n, int(ckpt["input_size"]))
+        res = score_set(model, ms, methods, dev, target=target, ig_steps=ig_steps)
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    res = {"model": str(model_path), "variant": str(variant), "split": split, **res}
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+    else:
+        click.echo(format_score(res, f"{model_path} on {variant} [{split}]"))
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--clean", "clean", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Clean DATA: a variant (its 0° artifact-free samples), a file,angle CSV, or PDFs.")
+@click.option("--strategy", required=True, type=click.Choice(list(STRATEGIES)), help="Whose artifact to add.")
+@click.option("--pages", default=None, type=click.IntRange(1), help="Use at most N clean pages.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a clean variant (default test).")
+@click.option("--json", "as_json", is_flag=True)
+@device_opt
+def shortcut(model_path, clean, strategy, pages, split, as_json, device):
+    """The intervention test: add only a strategy's artifact to clean pages (no turn of the
+    content) and count changed predictions; paint the artifact out of the strategy's own samples
+    and report the accuracy change.
+
+    \b
+    Example:  interpret shortcut runs/kornia-zeros/model.pt --clean shards/exact --strategy kornia-zeros
+    """
+    from trainer.data import open_data
+    from .shortcut import format_shortcut, shortcut_test
+
+    try:
+        model, ckpt, dev = _load(model_path, device)
+        ds = open_data(list(clean), int(ckpt["input_size"]), split=split)
+        res = shortcut_test(model, ds, strategy, dev, limit=pages)
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    res = {"model": str(model_path), "clean": [str(c) for c in clean], **res}
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+    else:
+        click.echo(format_shortcut(res, f"{model_path}: shortcut test with {strategy} artifacts"))
+
+
+@main.command()
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--probe", type=click.Path(path_type=Path),
+              help="Probe variant (default shards/kornia-zeros, built if absent).")
+@click.option("--clean", multiple=True, type=click.Path(path_type=Path),
+              help="Clean DATA (default: clean renderings of the runs' test documents).")
+@click.option("--real", type=click.Path(dir_okay=False, path_type=Path), help="Labelled real pages: a file,angle CSV.")
+@click.option("--out", default=Path("reports/compare"), show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@method_opt
+@click.option("--n", default=48, show_default=True, type=click.IntRange(1), help="Masked samples per set for AAR.")
+@click.option("--shortcut-pages", default=40, show_default=True, type=click.IntRange(1))
+@steps_opt
+@device_opt
+def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, ig_steps, device):
+    """Compare runs (default: every run under runs/): accuracy own/clean/real, artifact attention
+    per method on own and probe data, shortcut test; writes report.md/json/csv and figures.
+
+    \b
+    Example:  interpret compare                     # runs/* -> reports/compare/
+              interpret compare runs/kornia-zeros runs/exact --real real/labels.csv --out reports/two
+    """
+    from .compare import compare as run_compare
+
+    try:
+        res = run_compare(list(runs), out, probe=probe, clean=list(clean) or None, real=real, methods=methods, n=n,
+                          shortcut_pages=shortcut_pages, ig_steps=ig_steps, device=resolve_device(device))
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    for line in res["verdict"]["text"]:
+        click.echo(line.replace("**", ""))
+    click.echo(f"report: {out / 'report.md'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

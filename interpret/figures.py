@@ -1,0 +1,184 @@
+"""Figures for interpret: explanation grids, probe grids, AAR / accuracy / shortcut charts."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from trainer.plots import plt, save_fig
+
+OUTLINE = np.array([0.0, 0.85, 1.0])  # cyan: the artifact mask's outline
+STRATEGY_COLORS = {"kornia-zeros": "#d62728", "kornia-border": "#ff7f0e", "kornia-reflect": "#9467bd",
+                   "kornia-fill": "#8c564b", "exact": "#2ca02c"}
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    m = mask.astype(bool)
+    if not m.any():
+        return m
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    edge = m & ~inner
+    thick = edge.copy()  # 2 px wide so it survives downscaling
+    thick[1:, :] |= edge[:-1, :]
+    thick[:, 1:] |= edge[:, :-1]
+    return thick
+
+
+def page_rgb(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) float [0, 1] page -> RGB with the artifact mask outlined in cyan."""
+    rgb = np.repeat(image[..., None], 3, axis=2).astype(np.float32)
+    if mask is not None:
+        rgb[_outline(mask)] = OUTLINE
+    return rgb
+
+
+def heat_rgb(image: np.ndarray, relevance: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Relevance (normalised by its 99.5th percentile) over a faded page, mask outlined."""
+    cmap = plt.get_cmap("inferno")
+    r = relevance.astype(np.float32)
+    hi = float(np.quantile(r, 0.995)) if r.size else 0.0
+    r = np.clip(r / hi, 0, 1) if hi > 0 else np.zeros_like(r)
+    heat = cmap(r)[..., :3]
+    base = 0.35 + 0.65 * np.repeat(image[..., None], 3, axis=2)
+    out = 0.35 * base + 0.65 * heat
+    if mask is not None:
+        out[_outline(mask)] = OUTLINE
+    return out.clip(0, 1)
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def explain_grid(images, masks, relevances: dict, true, pred, path, title: str = "", keys=None):
+    """One row per sample: the page (mask outlined), then one heat map per method."""
+    images = _np(images)[:, 0] if _np(images).ndim == 4 else _np(images)
+    n, methods = images.shape[0], list(relevances)
+    cols = 1 + len(methods)
+    fig, axes = plt.subplots(n, cols, figsize=(2.3 * cols, 2.45 * n), squeeze=False)
+    for i in range(n):
+        m = None if masks is None else _np(masks)[i].reshape(images.shape[1:])
+        axes[i, 0].imshow(page_rgb(images[i], m))
+        label = f"true {true[i]}°  pred {pred[i]}°"
+        axes[i, 0].set_title(label, fontsize=8, color="black" if true[i] == pred[i] else "#c00000")
+        if keys is not None:
+            axes[i, 0].set_xlabel(keys[i][:30], fontsize=6)
+        for j, meth in enumerate(methods):
+            axes[i, j + 1].imshow(heat_rgb(images[i], _np(relevances[meth][i]), m))
+            if i == 0:
+                axes[i, j + 1].set_title(meth, fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title + "   (cyan = artifact mask)", fontsize=10)
+    fig.tight_layout()
+    return save_fig(fig, path, dpi=110)
+
+
+def probe_grid(images, masks, runs: list[dict], path, method: str, true=None):
+    """The SAME probe images explained by every run: first row the images, then one row per run.
+
+    ``runs``: ``[{"name", "relevance" (N, H, W), "pred" [angles]}]``."""
+    images = _np(images)[:, 0] if _np(images).ndim == 4 else _np(images)
+    n = images.shape[0]
+    fig, axes = plt.subplots(1 + len(runs), n, figsize=(1.9 * n, 2.0 * (1 + len(runs))), squeeze=False)
+    for j in range(n):
+        m = None if masks is None else _np(masks)[j].reshape(images.shape[1:])
+        axes[0, j].imshow(page_rgb(images[j], m))
+        if true is not None:
+            axes[0, j].set_title(f"{true[j]}°", fontsize=8)
+        for i, r in enumerate(runs):
+            axes[i + 1, j].imshow(heat_rgb(images[j], _np(r["relevance"][j]), m))
+            ok = true is None or r["pred"][j] == true[j]
+            axes[i + 1, j].set_title(f"pred {r['pred'][j]}°", fontsize=7, color="black" if ok else "#c00000")
+    axes[0, 0].set_ylabel("probe", fontsize=9)
+    for i, r in enumerate(runs):
+        axes[i + 1, 0].set_ylabel(r["name"], fontsize=9, color=STRATEGY_COLORS.get(r.get("strategy"), "black"))
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Same probe pages (kornia-zeros artifacts, cyan) explained by each model — {method}", fontsize=11)
+    fig.tight_layout()
+    return save_fig(fig, path, dpi=100)
+
+
+def aar_chart(rows: list[dict], methods: list[str], path, keys=("own", "probe")):
+    """Grouped bars of AAR per method per variant with 95 % intervals; one panel per set.
+
+    ``rows``: ``[{"name", "strategy", "aar": {set: {method: {"mean", "ci95"}}}}]``."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(6.2 * len(keys), 3.9), squeeze=False)
+    width = 0.8 / max(1, len(rows))
+    for ax, key in zip(axes[0], keys):
+        for i, r in enumerate(rows):
+            means, errs = [], [[], []]
+            for m in methods:
+                v = (r["aar"].get(key) or {}).get(m) or {}
+                mean = v.get("mean")
+                means.append(mean if mean is not None else 0)
+                ci = v.get("ci95") or [mean or 0, mean or 0]
+                errs[0].append(max(0, (mean or 0) - ci[0]))
+                errs[1].append(max(0, ci[1] - (mean or 0)))
+            x = np.arange(len(methods)) + (i - (len(rows) - 1) / 2) * width
+            ax.bar(x, means, width, yerr=errs, capsize=2, label=r["name"],
+                   color=STRATEGY_COLORS.get(r["strategy"]), alpha=0.9)
+        ax.axhline(1.0, color="black", lw=0.8, ls="--")
+        ax.text(len(methods) - 0.5, 1.02, "attention ∝ area", fontsize=7, ha="right", va="bottom")
+        ax.set_xticks(range(len(methods)), methods, fontsize=8)
+        ax.set_ylabel("artifact attention ratio (AAR)")
+        ax.set_title({"own": "on each model's own test split", "probe": "on the common kornia-zeros probe"}.get(key, key),
+                      fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, -1].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return save_fig(fig, path)
+
+
+def accuracy_chart(rows: list[dict], path):
+    """Accuracy per variant on its own test split, on clean pages and on real pages."""
+    sets = [("own", "own test split (its artifacts)"), ("clean", "clean pages"), ("real", "real pages")]
+    sets = [s for s in sets if any(r["accuracy"].get(s[0]) is not None for r in rows)]
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(rows), 3.8))
+    width = 0.8 / len(sets)
+    colors = {"own": "#9ecae1", "clean": "#08519c", "real": "#fd8d3c"}
+    for i, (k, label) in enumerate(sets):
+        vals = [100 * (r["accuracy"].get(k) or 0) for r in rows]
+        x = np.arange(len(rows)) + (i - (len(sets) - 1) / 2) * width
+        bars = ax.bar(x, vals, width, label=label, color=colors[k])
+        for b, v, r in zip(bars, vals, rows):
+            if r["accuracy"].get(k) is not None:
+                ax.text(b.get_x() + b.get_width() / 2, v + 0.8, f"{v:.0f}", ha="center", fontsize=7)
+    ax.set_xticks(range(len(rows)), [r["name"] for r in rows], fontsize=8, rotation=15)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 108)
+    ax.axhline(25, color="gray", lw=0.6, ls=":")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Accuracy: own generated test split vs clean pages", fontsize=10)
+    fig.tight_layout()
+    return save_fig(fig, path)
+
+
+def shortcut_chart(rows: list[dict], path):
+    """Flip rate of the artifact-only intervention per variant, with intervals."""
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(rows), 3.4))
+    names, vals, lo, hi, cols = [], [], [], [], []
+    for r in rows:
+        sc = r.get("shortcut") or {}
+        ao = sc.get("artifact_only") or {}
+        v = ao.get("flip_rate")
+        names.append(f"{r['name']}\n(+{sc.get('strategy', '?')})")
+        vals.append(100 * (v or 0))
+        ci = ao.get("flip_rate_ci95") or [v or 0, v or 0]
+        lo.append(max(0, 100 * ((v or 0) - ci[0])))
+        hi.append(max(0, 100 * (ci[1] - (v or 0))))
+        cols.append(STRATEGY_COLORS.get(r["strategy"], "gray"))
+    ax.bar(range(len(rows)), vals, yerr=[lo, hi], capsize=3, color=cols)
+    ax.set_xticks(range(len(rows)), names, fontsize=7)
+    ax.set_ylabel("predictions changed (%)")
+    ax.set_title("Shortcut test: artifact added, content NOT turned", fontsize=10)
+    ax.set_ylim(0, max(10, max(vals) * 1.25 if vals else 10))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save_fig(fig, path)
