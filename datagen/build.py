@@ -214,23 +214,30 @@ def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]
 
 
 # --------------------------------------------------------------------------- workers
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class _Handler:
     """Render-worker job: page sizes for ``info`` tasks; a rendered, blank-checked page fitted
     to the model input for ``page`` tasks."""
 
     def __init__(self, cfg: BuildConfig):
         self.renderer, self.dpi, self.max_pixels, self.size = cfg.renderer, cfg.dpi, cfg.max_pixels, cfg.size
+        self.timeout = cfg.render_timeout
 
     def __call__(self, task: Task):
         if task.kind == "info":
-            return page_sizes(task.path, self.renderer)
-        arr = render_page(task.path, task.index, self.dpi, self.renderer, self.max_pixels, size_pts=task.payload)
+            return page_sizes(task.path, self.renderer, self.timeout)
+        arr = render_page(task.path, task.index, self.dpi, self.renderer, self.max_pixels, size_pts=task.payload,
+                          timeout=self.timeout)
         ink = ink_fraction(arr)
         if ink < BLANK_INK:
             raise RenderError(f"blank page (ink {100 * ink:.3f} % of pixels)")
         t = torch.from_numpy(arr).float().div_(255.0)[None, None]  # (1, 1, H, W)
         fitted = fit_page(t, self.size)[0, 0].numpy()  # (h, w) float32
-        return {"fitted": fitted, "src": arr.shape}
+        # the paper level is measured at full resolution, as to_model_input does on a raw image
+        return {"fitted": fitted, "src": arr.shape, "bg": float(background_level(t)[0])}
 
 
 # --------------------------------------------------------------------------- build
@@ -254,8 +261,18 @@ def _clean_out(out: Path, part: tuple[int, int] | None) -> None:
     """Remove what a previous build of this (part of the) variant left, so stale shards never mix in."""
     (out / DATASET_JSON).unlink(missing_ok=True)
     if part:
-        pat = re.compile(rf"^({'|'.join(SPLITS)})-part{part[0]:02d}of{part[1]:02d}-\d{{6}}\.tar({re.escape(TMP_SUFFIX)})?$")
-        (out / _part_record_name(part)).unlink(missing_ok=True)
+        # this part's files, any full-build shards, and parts of a different N are all stale
+        splits = "|".join(SPLITS)
+        keep_other = re.compile(rf"^({splits})-part(\d{{2}})of{part[1]:02d}-\d{{6}}\.tar$")
+        pat = re.compile(rf"^({splits})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
+        for f in out.iterdir():
+            m = keep_other.match(f.name)
+            if f.is_file() and pat.match(f.name) and not (m and int(m.group(2)) != part[0]):
+                f.unlink()
+        for f in out.glob("dataset-part*.json"):
+            if not f.name.endswith(f"of{part[1]:02d}.json") or f.name == _part_record_name(part):
+                f.unlink()
+        return
     else:
         pat = re.compile(rf"^({'|'.join(SPLITS)})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
         for f in out.glob("dataset-part*.json"):
@@ -291,12 +308,12 @@ def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, wr
     """Turn one batch of same-shaped fitted pages by every angle and write the samples."""
     strategy = get_strategy(cfg.rotation)
     pages = torch.from_numpy(np.stack([it["fitted"] for it in items]))[:, None].to(device)  # (B, 1, h, w)
-    bg = background_level(pages)  # (B,) the upright page's own paper level
+    bg = torch.tensor([it["bg"] for it in items], dtype=pages.dtype, device=device)  # (B,) full-res paper level
     n = 0
     for angle in cfg.angles:
         keys = [sample_key(it["doc"].id, it["page"], angle) for it in items]
         skews = draw_skews(keys, cfg.seed, cfg.skew)
-        images, masks = strategy(pages, [angle] * len(items), skews)  # (B, 1, hc, wc)
+        images, masks = strategy(pages, [angle] * len(items), skews, background=bg)  # (B, 1, hc, wc)
         hc, wc = images.shape[-2:]
         box = [(cfg.size - hc) // 2, (cfg.size - wc) // 2, hc, wc]
         images = letterbox(images, cfg.size, bg)  # (B, 1, size, size)
@@ -349,6 +366,9 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     writers = _Writers(out, cfg)
     n_samples = 0
     used = {d.id: 0 for d in mine}
+    threads = torch.get_num_threads()
+    if device.type == "cpu":  # the render workers own the other cores; oversubscription halves throughput
+        torch.set_num_threads(max(1, _cpu_count() - cfg.workers))
     try:
         with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout) as pool:
             infos = pool.imap(Task("info", d.path) for d in mine)
@@ -390,7 +410,9 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
             bar.set_postfix(samples=n_samples)
             bar.close()
         shards = writers.close()
+        torch.set_num_threads(threads)
     except BaseException:
+        torch.set_num_threads(threads)
         for w in writers.w.values():  # leave no temporary shard behind on a failure we can catch
             if w.fileobj is not None:
                 w.fileobj.close()
@@ -437,6 +459,15 @@ def merge_parts(out: Path, n: int) -> dict | None:
         if not f.exists():
             return None
         recs.append(json.loads(f.read_text(encoding="utf-8")))
+    same = ("rotation", "size", "dpi", "skew", "angles", "split", "seed", "renderer", "max_pages_per_doc", "max_pixels",
+            "shard_size")
+    for i, r in enumerate(recs[1:], start=2):
+        diff = [k for k in same if r["config"].get(k) != recs[0]["config"].get(k)]
+        if r.get("sources") != recs[0].get("sources"):
+            diff.append("sources")
+        if diff:
+            raise BuildError(f"{out}: part {i}/{n} was built with other settings than part 1/{n} ({', '.join(diff)}); "
+                             "rebuild the parts with the same command")
     base = dict(recs[0])
     base.pop("part", None)
     base["parts"] = n

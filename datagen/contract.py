@@ -51,7 +51,7 @@ def sample_key(doc_id: str, page: int, angle: int, n: int | None = None) -> str:
 def encode_png(arr: np.ndarray) -> bytes:
     """Deterministic 8-bit grayscale PNG bytes of a ``(H, W)`` uint8 array."""
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr), mode="L").save(buf, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(arr), mode="L").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

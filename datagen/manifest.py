@@ -134,7 +134,10 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
             raise ManifestError(f"{where} ({did}): split must be one of {', '.join(SPLITS)}, got {split!r}")
         pages = d.get("pages")
         if pages is not None:
-            parse_pages(str(pages), 10**9)  # validate the syntax now
+            try:
+                parse_pages(str(pages), 10**9)  # validate the syntax now
+            except ManifestError as e:
+                raise ManifestError(f"{where} ({did}): {e}") from None
         extra = {k: v for k, v in d.items() if k not in ("id", "sha256", "license", "source", "pages", "split")}
         docs.append(Document(did, d["sha256"], str(d["license"]), dict(src),
                              None if pages is None else str(pages), split, extra))

@@ -10,8 +10,10 @@ Renderers:
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
+import signal
 import re
 import subprocess
 import sys
@@ -43,10 +45,18 @@ def check_pdf_header(path: str | os.PathLike) -> None:
 _PDFIUM_CACHE: dict[str, object] = {}
 
 
+def _file_key(path: str) -> tuple:
+    st = os.stat(path)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _pdfium_doc(path: str):
+    """The open document for ``path`` (one cached at a time, keyed on the file's identity so a
+    file replaced at the same path is reopened)."""
     import pypdfium2 as pdfium
 
-    doc = _PDFIUM_CACHE.get(path)
+    key = _file_key(path)
+    doc = _PDFIUM_CACHE.get(key)
     if doc is None:
         for old in list(_PDFIUM_CACHE.values()):
             old.close()
@@ -55,11 +65,14 @@ def _pdfium_doc(path: str):
         try:
             doc = pdfium.PdfDocument(path)
         except pdfium.PdfiumError as e:
-            msg = str(e)
+            msg = str(e).strip().rstrip(".")
             if "password" in msg.lower():
                 raise RenderError("needs a password (encrypted PDF)") from None
-            raise RenderError(f"corrupt PDF ({msg.strip().rstrip('.')})") from None
-        _PDFIUM_CACHE[path] = doc
+            if msg.endswith("PDFium: Success)") or msg.endswith("PDFium: Success"):
+                # pdfium refuses an empty page tree but reports no error code
+                raise RenderError("has no pages") from None
+            raise RenderError(f"corrupt PDF ({msg})") from None
+        _PDFIUM_CACHE[key] = doc
     return doc
 
 
@@ -68,14 +81,22 @@ def _pdfium_info(path: str) -> list[tuple[float, float]]:
     return [tuple(doc.get_page_size(i)) for i in range(len(doc))]
 
 
+def pixel_size(size_pts: tuple[float, float], dpi: float) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a page at ``dpi``, as poppler sizes it: the page size is
+    rounded to 1/1000 pt first (pdfium stores 32-bit floats: 122.4 pt reads 122.40000153)."""
+    return tuple(max(1, math.ceil(round(v, 3) * dpi / 72.0 - 1e-9)) for v in size_pts)
+
+
 def _pdfium_render(path: str, index: int, dpi: float) -> np.ndarray:
     doc = _pdfium_doc(path)
     page = doc[index]
     try:
+        w, h = pixel_size(page.get_size(), dpi)
         img = page.render(scale=dpi / 72.0, grayscale=True).to_pil()
     finally:
         page.close()
-    return np.array(img.convert("L"), dtype=np.uint8)
+    arr = np.array(img.convert("L"), dtype=np.uint8)
+    return arr[:h, :w]  # pdfium rounds float sizes up: drop the spurious blank column/row
 
 
 # --------------------------------------------------------------------------- poppler
@@ -88,12 +109,16 @@ def _poppler_info(path: str, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[flo
     try:
         p = subprocess.run(["pdfinfo", "-f", "1", "-l", "1000000", path], capture_output=True, text=True,
                            timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"pdfinfo timed out after {timeout:g} s") from None
     except FileNotFoundError:
         raise RenderError("the poppler renderer needs pdfinfo/pdftoppm: apt-get install poppler-utils") from None
     err = (p.stderr or "").strip()
     if p.returncode != 0:
         if "password" in err.lower():
             raise RenderError("needs a password (encrypted PDF)")
+        if "last page (0)" in err:
+            raise RenderError("has no pages")
         raise RenderError(f"corrupt PDF ({err.splitlines()[-1] if err else 'pdfinfo failed'})")
     sizes = {int(n): (float(w), float(h)) for n, w, h in _SIZE_RE.findall(p.stdout)}
     rots = {int(n): int(r) for n, r in _ROT_RE.findall(p.stdout)}
@@ -118,25 +143,25 @@ def _poppler_render(path: str, index: int, dpi: float, timeout: float = DEFAULT_
     return np.array(ims[0].convert("L"), dtype=np.uint8)
 
 
-def page_sizes(path: str, renderer: str) -> list[tuple[float, float]]:
+def page_sizes(path: str, renderer: str, timeout: float = DEFAULT_TIMEOUT) -> list[tuple[float, float]]:
     """Page sizes ``(width, height)`` in PDF points, as displayed; ``RenderError`` if unreadable."""
     if renderer not in RENDERERS:
         raise ValueError(f"unknown renderer {renderer!r}; choose one of: {', '.join(RENDERERS)}")
-    sizes = _pdfium_info(path) if renderer == "pdfium" else _poppler_info(path)
+    sizes = _pdfium_info(path) if renderer == "pdfium" else _poppler_info(path, timeout)
     if not sizes:
         raise RenderError("has no pages")
     return sizes
 
 
 def render_page(path: str, index: int, dpi: float, renderer: str, max_pixels: int = DEFAULT_MAX_PIXELS,
-                size_pts: tuple[float, float] | None = None) -> np.ndarray:
+                size_pts: tuple[float, float] | None = None, timeout: float = DEFAULT_TIMEOUT) -> np.ndarray:
     """Page ``index`` (0-based) as a ``(H, W)`` uint8 array (0 = ink, 255 = paper).
 
     Refuses pages whose pixel count at ``dpi`` would exceed ``max_pixels`` before rendering.
     """
     if size_pts is None:
-        size_pts = page_sizes(path, renderer)[index]
-    w_px, h_px = (round(v * dpi / 72.0) for v in size_pts)
+        size_pts = page_sizes(path, renderer, timeout)[index]
+    w_px, h_px = pixel_size(size_pts, dpi)
     if w_px * h_px > max_pixels:
         raise RenderError(f"page of {w_px}x{h_px} px at {dpi:g} dpi exceeds the pixel cap of {max_pixels:,} "
                           "(--max-pixels)")
@@ -144,7 +169,7 @@ def render_page(path: str, index: int, dpi: float, renderer: str, max_pixels: in
         raise RenderError(f"page has an empty size ({size_pts[0]:g}x{size_pts[1]:g} pt)")
     if renderer == "pdfium":
         return _pdfium_render(path, index, dpi)
-    return _poppler_render(path, index, dpi)
+    return _poppler_render(path, index, dpi, timeout)
 
 
 # --------------------------------------------------------------------------- worker pool
@@ -159,14 +184,20 @@ class Task:
 
 
 def _worker_main(conn, handler: Callable[[Task], object], init: Callable[[], None] | None) -> None:
+    os.setpgrp()  # own process group: a kill also takes the renderer's children (pdftoppm)
     if "torch" in sys.modules:  # forked after the parent used torch: one thread, as DataLoader workers do
         sys.modules["torch"].set_num_threads(1)
     if init is not None:
         init()
+    parent = os.getppid()
     while True:
         try:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:  # the build was killed (kill -9): do not linger as an orphan
+                    return
+                continue
             msg = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if msg is None:
             return
@@ -219,16 +250,22 @@ class RenderPool:
                 pass
         for p, conn, _ in self.workers:
             p.join(timeout=2)
-            if p.is_alive():
-                p.kill()
-                p.join()
+            self._kill(p)
+            p.join()
             conn.close()
         self.workers = []
 
+    @staticmethod
+    def _kill(p) -> None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if p.is_alive():
+                p.kill()
+
     def _replace(self, i: int) -> None:
         p, conn, _ = self.workers[i]
-        if p.is_alive():
-            p.kill()
+        self._kill(p)
         p.join()
         conn.close()
         self.workers[i] = self._spawn()

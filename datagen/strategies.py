@@ -148,10 +148,14 @@ class Strategy:
     padding: str  # zeros | border | reflection | fill  (the padding of turn and skew)
     keeps_canvas: bool
 
-    def __call__(self, pages: torch.Tensor, angles, skews=None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.fn(pages, angles, skews)
+    def __call__(self, pages: torch.Tensor, angles, skews=None, background: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Turn ``pages`` by ``angles`` (+ ``skews``).  ``background``: ``(B,)`` paper level for
+        the fill (default: :func:`background_level` of ``pages``)."""
+        return self.fn(pages, angles, skews, background)
 
-    def artifact_only(self, pages: torch.Tensor, angles, skews=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def artifact_only(self, pages: torch.Tensor, angles, skews=None, background: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """The synthesised pixels this strategy leaves for ``angles``/``skews``, on UPRIGHT content.
 
         Same canvas, same mask geometry as ``self(pages, angles, skews)`` (for ``exact``, whose
@@ -170,24 +174,27 @@ class Strategy:
             grid = _pad_rule_grid(tuple(pages.shape[-2:]), matrix, self.padding)
             synth = F.grid_sample(pages, grid, mode="bilinear", padding_mode="border", align_corners=True)
         elif self.padding == "fill":
-            synth = background_level(pages).view(-1, 1, 1, 1).expand_as(pages)
+            bg = background_level(pages) if background is None else _as_tensor(background, pages, "background")
+            synth = bg.view(-1, 1, 1, 1).expand_as(pages)
         else:
             synth = torch.zeros_like(pages)
         return torch.where(masks, synth, pages), masks
 
 
 def _kornia(padding: str):
-    def rotate(pages: torch.Tensor, angles, skews=None):
+    def rotate(pages: torch.Tensor, angles, skews=None, background=None):
         a, s = _check(pages, angles, skews)
         matrix = _rotation(pages, s - a)  # label L clockwise = kornia angle -L; skew on top
-        bg = background_level(pages) if padding == "fill" else None
+        bg = None
+        if padding == "fill":
+            bg = background_level(pages) if background is None else _as_tensor(background, pages, "background")
         images = _warp(pages, matrix, padding, bg)
         return images, _synth_mask(pages, matrix, tuple(pages.shape[-2:]))
 
     return rotate
 
 
-def exact(pages: torch.Tensor, angles, skews=None):
+def exact(pages: torch.Tensor, angles, skews=None, background=None):
     """Lossless cardinal turn with ``torch.rot90`` (the canvas swaps for 90/270), then the skew.
 
     All pages of one call must end up with one canvas shape: for a non-square page, do not mix
@@ -208,7 +215,8 @@ def exact(pages: torch.Tensor, angles, skews=None):
     if not bool((s != 0).any()):
         return turned.contiguous(), torch.zeros_like(turned, dtype=torch.bool)
     matrix = _rotation(turned, s)
-    images = _warp(turned, matrix, "fill", background_level(turned))
+    bg = background_level(turned) if background is None else _as_tensor(background, turned, "background")
+    images = _warp(turned, matrix, "fill", bg)
     return images, _synth_mask(turned, matrix, tuple(turned.shape[-2:]))
 
 
