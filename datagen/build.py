@@ -333,11 +333,13 @@ def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, wr
 
 
 def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress: bool = True,
-          log: Callable[[str], None] | None = None, handler=None) -> dict:
+          log: Callable[[str], None] | None = None, handler=None, force: bool = False) -> dict:
     """Build one dataset variant into ``out``; returns the build record (what dataset.json holds).
 
     Raises ``ValueError`` for bad options or sources, ``BuildError`` for a ``--strict`` failure.
-    ``handler`` replaces the render job (tests use it to simulate hangs and crashes).
+    ``handler`` replaces the render job (tests use it to simulate hangs and crashes).  A complete
+    earlier build of the same sources (same sha256s), settings and version is kept as it is
+    (the build is deterministic, so it would come out byte-identical) unless ``force``.
     """
     from tqdm import tqdm
 
@@ -350,6 +352,11 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     docs = sorted(docs, key=lambda d: d.id)
     mine = [d for i, d in enumerate(docs) if cfg.part is None or i % cfg.part[1] == cfg.part[0] - 1]
     out = Path(out)
+    if not force and cfg.part is None:
+        same = up_to_date(out, cfg, sources, mine)
+        if same is not None:
+            log(f"{out} is up to date (same sources, settings and version); --force rebuilds it")
+            return same
     out.mkdir(parents=True, exist_ok=True)
     _clean_out(out, cfg.part)
 
@@ -449,6 +456,42 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
         return merged or record
     write_json_atomic(out / DATASET_JSON, record)
     return record
+
+
+# settings that change the bytes of a build (workers, device, batch size and --strict do not)
+_OUTPUT_KEYS = ("rotation", "size", "dpi", "skew", "angles", "split", "seed", "renderer", "max_pages_per_doc",
+                "max_pixels", "render_timeout", "shard_size")
+
+
+def up_to_date(out: Path, cfg: BuildConfig, sources, docs: list[SourceDoc]) -> dict | None:
+    """The existing record when ``out`` holds a complete build of exactly this; else None."""
+    f = out / DATASET_JSON
+    if not f.is_file():
+        return None
+    try:
+        rec = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return None
+    want = asdict(cfg)
+    want["split"] = dict(zip(SPLITS, cfg.split))
+    want = json.loads(json.dumps(want))
+    if rec.get("format") != FORMAT or rec.get("parts") or rec.get("versions", {}).get("docorient") != __version__:
+        return None
+    if any(rec.get("config", {}).get(k) != want[k] for k in _OUTPUT_KEYS):
+        return None
+    if rec.get("sources") != [str(Path(x).resolve()) for x in sources]:
+        return None
+    if sorted((d["id"], d["sha256"]) for d in rec.get("documents", [])) != sorted((d.id, d.sha256) for d in docs):
+        return None
+    for sh in rec.get("shards", []):
+        p = out / sh["name"]
+        if not p.is_file() or p.stat().st_size == 0:
+            return None
+    from .contract import sha256_of
+
+    if any(sha256_of(out / sh["name"]) != sh["sha256"] for sh in rec.get("shards", [])):
+        return None
+    return rec
 
 
 def merge_parts(out: Path, n: int) -> dict | None:

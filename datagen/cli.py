@@ -108,9 +108,10 @@ def fetch(manifest, dest):
               help="Seconds a page may take to render.")
 @click.option("--shard-size", default=1000, show_default=True, type=click.IntRange(1), help="Samples per shard.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Pages turned per batch.")
+@click.option("--force", is_flag=True, help="Rebuild even if OUT already holds this exact build.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_cmd(sources, out, rotation, size, dpi, skew, angles, split, seed, device, renderer, workers, part,
-              max_pages_per_doc, strict, max_pixels, render_timeout, shard_size, batch_size, quiet):
+              max_pages_per_doc, strict, max_pixels, render_timeout, shard_size, batch_size, force, quiet):
     """Build a dataset variant from SOURCES (PDFs, folders of PDFs, manifests; default: the
     built-in corpus, fetched into the cache if needed).
 
@@ -124,7 +125,7 @@ def build_cmd(sources, out, rotation, size, dpi, skew, angles, split, seed, devi
                       render_timeout=render_timeout, shard_size=shard_size, batch_size=batch_size)
     out = out or Path("shards") / rotation
     try:
-        record = build([str(s) for s in sources], out, cfg, progress=not quiet)
+        record = build([str(s) for s in sources], out, cfg, progress=not quiet, force=force)
     except (ValueError, ManifestError, BuildError, RuntimeError) as e:
         raise click.ClickException(str(e))
     for line in summary_lines(record):

@@ -184,8 +184,9 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
                      history=list(ck["metrics"]["history"]))
         if main_proc:
             log(f"resuming {variant.name} after epoch {state['epoch']} (step {state['step']})")
-    elif main_proc and not cfg.resume:
-        (out / "metrics.jsonl").unlink(missing_ok=True)
+    elif main_proc:  # a fresh run: nothing of an earlier run in this folder may pass for this one's
+        for name in ("metrics.jsonl", "model.pt", "last.pt", "summary.json", "curves.png", "confusion.png"):
+            (out / name).unlink(missing_ok=True)
 
     net = model
     if world > 1:
@@ -266,10 +267,14 @@ def finish_run(out: Path, variant: Variant, state: dict) -> dict:
                        title=f"{variant.name}: val, epoch {best['epoch']}")
     else:
         plot_confusion(np.zeros((4, 4)), out / "confusion.png", title=f"{variant.name}: no val split")
-    return {"variant": variant.name, "strategy": variant.strategy, "run": str(out), "epochs": hist[-1]["epoch"],
-            "steps": hist[-1]["step"], "best_epoch": best["epoch"], "best_val_acc": best["val_acc"],
-            "train_acc": hist[-1]["train_acc"], "images_per_s": float(np.mean([h["images_per_s"] for h in hist])),
-            "elapsed_s": hist[-1]["elapsed_s"]}
+    summary = {"variant": variant.name, "strategy": variant.strategy, "run": str(out),
+               "epochs": hist[-1]["epoch"], "steps": hist[-1]["step"], "best_epoch": best["epoch"],
+               "best_val_acc": best["val_acc"], "train_acc": hist[-1]["train_acc"],
+               "images_per_s": float(np.mean([h["images_per_s"] for h in hist])), "elapsed_s": hist[-1]["elapsed_s"]}
+    from datagen.contract import write_json_atomic
+
+    write_json_atomic(out / "summary.json", summary)
+    return summary
 
 
 def summary_table(rows: list[dict]) -> str:
