@@ -35,7 +35,7 @@ from .render import (DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, RenderError
                      page_sizes, render_page)
 from .strategies import draw_skews, get_strategy
 
-DEFAULT_SIZE = 224
+DEFAULT_SIZE = 128  # CPU-friendly; the paper profile (GPU) uses 224
 DEFAULT_DPI = 100.0
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
 BLANK_INK = 0.001  # pages with less than 0.1 % ink pixels carry no orientation

@@ -193,10 +193,14 @@ def verdict(rows: list[dict]) -> dict:
     clean = [r for r in rows if flip(r) < SHORTCUT_FLIP] or rows
     best = max(clean, key=lambda r: ((r["accuracy"]["clean"] or 0), -flip(r)))
     gap = lambda r: (r["accuracy"]["own"] or 0) - (r["accuracy"]["clean"] or 0)  # noqa: E731
-    lines = [f"Cleanest strategy: **{best['strategy']}** ({best['name']}): {_p(best['accuracy']['clean'])} on clean "
+    head = "Cleanest strategy" if best not in shortcut else \
+        "No strategy is free of a shortcut here; the least affected"
+    lines = [f"{head}: **{best['strategy']}** ({best['name']}): {_p(best['accuracy']['clean'])} on clean "
              f"pages, {_p(best['accuracy']['own'])} on its own test split; adding {best['shortcut']['strategy']} "
              f"artifacts without turning the content changed {_p(flip(best))} of its answers."]
     for r in sorted(shortcut, key=flip, reverse=True):
+        if r is best:
+            continue
         lines.append(f"Shortcut: **{r['strategy']}** ({r['name']}): its artifacts alone change {_p(flip(r))} of the "
                      f"answers; {_p(r['accuracy']['own'])} on its own test split but {_p(r['accuracy']['clean'])} on "
                      f"clean pages ({100 * gap(r):+.1f} points lost).")
@@ -204,7 +208,8 @@ def verdict(rows: list[dict]) -> dict:
         if r not in shortcut and r is not best:
             lines.append(f"No shortcut found: {r['strategy']} ({r['name']}): flip rate {_p(flip(r))}, "
                          f"{_p(r['accuracy']['clean'])} on clean pages.")
-    return {"cleanest": best["strategy"], "cleanest_run": best["name"],
+    return {"cleanest": best["strategy"] if best not in shortcut else None, "least_affected": best["strategy"],
+            "cleanest_run": best["name"],
             "shortcut_strategies": [r["strategy"] for r in shortcut], "flip_threshold": SHORTCUT_FLIP, "text": lines}
 
 
@@ -234,34 +239,38 @@ def write_report(result: dict, out: Path, grids: dict, probe_imgs) -> None:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    rows, methods = result["runs"], result["methods"]
-    figs = {"accuracy": "accuracy.png", "aar": "aar.png", "shortcut": "shortcut.png"}
-    accuracy_chart(rows, tmp / figs["accuracy"])
-    aar_chart(rows, methods, tmp / figs["aar"])
-    shortcut_chart(rows, tmp / figs["shortcut"])
-    if probe_imgs is not None:
-        for m in methods:
-            if grids.get(m):
-                figs[f"grid-{m}"] = f"grid-{m}.png"
-                probe_grid(probe_imgs[0], probe_imgs[1], grids[m], tmp / figs[f"grid-{m}"], m, true=probe_imgs[2])
-    result["figures"] = figs
-    (tmp / "report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    with open(tmp / "report.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        head = ["run", "variant", "strategy", "acc_own", "acc_clean", "acc_real", "shortcut_strategy", "flip_rate",
-                "own_acc_painted_change"]
-        head += [f"aar_{s}_{m}" for s in ("own", "probe") for m in methods]
-        head += [f"pointing_{s}_{m}" for s in ("own", "probe") for m in methods]
-        w.writerow(head)
-        for r in rows:
-            sc = r["shortcut"]
-            line = [r["name"], r["variant"], r["strategy"], r["accuracy"]["own"], r["accuracy"]["clean"],
-                    r["accuracy"]["real"], sc["strategy"], sc["artifact_only"].get("flip_rate"),
-                    sc["painted_out"].get("accuracy_change")]
-            line += [((r["aar"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
-            line += [((r["pointing_game"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
-            w.writerow(["" if v is None else v for v in line])
-    (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
+    try:
+        rows, methods = result["runs"], result["methods"]
+        figs = {"accuracy": "accuracy.png", "aar": "aar.png", "shortcut": "shortcut.png"}
+        accuracy_chart(rows, tmp / figs["accuracy"])
+        aar_chart(rows, methods, tmp / figs["aar"])
+        shortcut_chart(rows, tmp / figs["shortcut"])
+        if probe_imgs is not None:
+            for m in methods:
+                if grids.get(m):
+                    figs[f"grid-{m}"] = f"grid-{m}.png"
+                    probe_grid(probe_imgs[0], probe_imgs[1], grids[m], tmp / figs[f"grid-{m}"], m, true=probe_imgs[2])
+        result["figures"] = figs
+        (tmp / "report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        with open(tmp / "report.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            head = ["run", "variant", "strategy", "acc_own", "acc_clean", "acc_real", "shortcut_strategy", "flip_rate",
+                    "own_acc_painted_change"]
+            head += [f"aar_{s}_{m}" for s in ("own", "probe") for m in methods]
+            head += [f"pointing_{s}_{m}" for s in ("own", "probe") for m in methods]
+            w.writerow(head)
+            for r in rows:
+                sc = r["shortcut"]
+                line = [r["name"], r["variant"], r["strategy"], r["accuracy"]["own"], r["accuracy"]["clean"],
+                        r["accuracy"]["real"], sc["strategy"], sc["artifact_only"].get("flip_rate"),
+                        sc["painted_out"].get("accuracy_change")]
+                line += [((r["aar"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
+                line += [((r["pointing_game"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
+                w.writerow(["" if v is None else v for v in line])
+        (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed report leaves nothing half-written behind
+        raise
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)

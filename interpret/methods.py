@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -75,19 +74,13 @@ def _saliency(model, x, t, **kw):
     return Saliency(model).attribute(x, target=t, abs=True)
 
 
-_GB_TWINS: "weakref.WeakKeyDictionary[nn.Module, nn.Module]" = weakref.WeakKeyDictionary()
-
-
 def _non_inplace_copy(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` (same weights, kept in sync) whose ReLUs are not in-place."""
-    twin = _GB_TWINS.get(model)
-    if twin is None:
-        twin = copy.deepcopy(model)
-        for m in twin.modules():
-            if isinstance(m, nn.ReLU):
-                m.inplace = False
-        _GB_TWINS[model] = twin
-    twin.load_state_dict(model.state_dict())
+    """A fresh copy of ``model`` (same layers, same weights) whose ReLUs are not in-place.
+    Copied on every call (cheap next to the backward passes), so it always matches the model."""
+    twin = copy.deepcopy(model)
+    for m in twin.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
     return twin.eval()
 
 

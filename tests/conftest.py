@@ -206,3 +206,85 @@ def datagen_cli():
         return CliRunner().invoke(main, [str(a) for a in args], **kw)
 
     return run
+
+
+# --------------------------------------------------------------------------- trainer / interpret
+# Shared, session-scoped tiny data: built ONCE so that the trainer and interpret tests stay fast.
+# Read-only for the tests: a test that writes (resume, fix, ...) writes into its own tmp_path.
+TINY_SIZE = 32  # model input side of the tiny variants
+TINY_FIT = ["--batch-size", "8", "--device", "cpu", "--workers", "0", "-q"]
+
+
+def cli_invoke(main, *args, **kw):
+    """Run a click ``main`` in-process with CliRunner; returns the Result."""
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(main, [str(a) for a in args], **kw)
+
+
+def cli_explain(r) -> str:
+    """A failure message for a CliRunner Result (exit code, both streams, the exception)."""
+    return f"exit {r.exit_code}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}\nexception: {r.exception!r}"
+
+
+@pytest.fixture
+def trainer_cli():
+    """Factory: run ``trainer ARGS...`` in-process with CliRunner; returns the Result."""
+    from trainer.cli import main
+
+    return lambda *args, **kw: cli_invoke(main, *args, **kw)
+
+
+@pytest.fixture
+def interpret_cli():
+    """Factory: run ``interpret ARGS...`` in-process with CliRunner; returns the Result."""
+    from interpret.cli import main
+
+    return lambda *args, **kw: cli_invoke(main, *args, **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """Six 2-page portrait documents (168x220 px at 100 dpi; 84x110 px at 50 dpi) in one folder."""
+    folder = tmp_path_factory.mktemp("tiny_corpus")
+    for i in range(6):
+        ims = [_text_page(168, 220, seed=1000 * i + j) for j in range(2)]
+        ims[0].save(folder / f"doc{i}.pdf", save_all=True, append_images=ims[1:], resolution=100.0,
+                    creationDate=None, modDate=None)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_shards(tiny_corpus, tmp_path_factory) -> Path:
+    """A folder of two variants, ``exact`` and ``kornia-zeros``, of ``tiny_corpus`` (size 32, dpi 50,
+    split 2/2/2 documents, 8 samples per shard, so the train split has 2 shards for DDP)."""
+    from datagen.build import BuildConfig, build
+    from datagen.contract import load_variant
+
+    folder = tmp_path_factory.mktemp("tiny_shards")
+    for s in ("exact", "kornia-zeros"):
+        build([str(tiny_corpus)], folder / s, BuildConfig(rotation=s, size=TINY_SIZE, dpi=50, split=(0.5, 0.25, 0.25),
+                                                          device="cpu", workers=1, shard_size=8), progress=False,
+              log=lambda s: None)
+        v = load_variant(folder / s)
+        assert all(v.count(sp) > 0 for sp in ("train", "val", "test")), v.record["counts"]
+        assert len(v.shards("train")) >= 2
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_fit(tiny_shards, tmp_path_factory):
+    """``trainer fit <folder of variants> --out RUNS --epochs 2`` once; ``(result, RUNS)``."""
+    from trainer.cli import main
+
+    runs = tmp_path_factory.mktemp("tiny_runs") / "runs"
+    r = cli_invoke(main, "fit", tiny_shards, "--out", runs, "--epochs", "2", "--max-steps", "4", "--seed", "0", *TINY_FIT)
+    assert r.exit_code == 0, cli_explain(r)
+    return r, runs
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_fit) -> dict[str, Path]:
+    """``variant name -> model.pt`` of the session's tiny runs."""
+    _, runs = tiny_fit
+    return {name: runs / name / "model.pt" for name in ("exact", "kornia-zeros")}

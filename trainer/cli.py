@@ -29,7 +29,7 @@ def _fail(e: Exception):
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder (default runs/<variant>; with several variants, OUT/<variant>).")
-@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1))
+@click.option("--epochs", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--weight-decay", default=0.05, show_default=True, type=click.FloatRange(0))

@@ -31,7 +31,7 @@ from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
 @dataclass
 class FitConfig:
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.05

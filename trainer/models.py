@@ -113,8 +113,9 @@ def last_conv_block(model: nn.Module) -> nn.Module:
     for attr in ("layer4", "trunk_output"):
         if hasattr(bb, attr):
             return getattr(bb, attr)
-    if hasattr(bb, "features"):
-        return bb.features[-1]
+    feats = getattr(bb, "features", None)
+    if isinstance(feats, nn.Sequential) and len(feats):
+        return feats[-1]
     return last_conv_layer(model)
 
 

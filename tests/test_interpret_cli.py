@@ -1,0 +1,247 @@
+"""``interpret explain / score / shortcut / compare`` end to end (CliRunner) on the session's tiny runs."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import cli_explain, cli_invoke
+
+DEV = ("--device", "cpu")
+FAST = ("--method", "saliency,gradcam", "--ig-steps", "2", *DEV)
+CHOICES = "saliency, guided-backprop, integrated-gradients, gradcam"
+
+
+def ok(r):
+    assert r.exit_code == 0, cli_explain(r)
+    return r
+
+
+# --------------------------------------------------------------------------- explain
+def test_explain_writes_a_png_grid(interpret_cli, tiny_models, tiny_shards, tiny_corpus, tmp_path):
+    out = tmp_path / "ex"
+    r = ok(interpret_cli("explain", tiny_models["kornia-zeros"], tiny_shards / "kornia-zeros", "--out", out, "--n", "4",
+                         *FAST))
+    assert r.stdout.split() == [str(out / "explain-000.png")]
+    assert [p.name for p in out.iterdir()] == ["explain-000.png"]
+    with Image.open(out / "explain-000.png") as im:
+        assert im.format == "PNG" and im.size[0] > 200 and im.size[1] > 200
+    # all four methods on PDFs (no masks), 8 samples -> one grid of 8 rows
+    r = ok(interpret_cli("explain", tiny_models["exact"], tiny_corpus / "doc0.pdf", "--out",
+                         tmp_path / "ex2", "--n", "8", "--ig-steps", "2", *DEV))
+    assert len(r.stdout.split()) == 1
+
+
+def test_explain_bad_method_exits_2_listing_choices(interpret_cli, tiny_models, tiny_shards, tmp_path):
+    r = interpret_cli("explain", tiny_models["exact"], tiny_shards / "exact", "--out", tmp_path / "ex",
+                      "--method", "saliency,lime", *DEV)
+    assert r.exit_code == 2, cli_explain(r)
+    assert "lime" in r.output and CHOICES in r.output
+    assert not (tmp_path / "ex").exists()
+
+
+def test_explain_bad_model_or_data_is_a_clear_error(interpret_cli, tiny_models, tiny_shards, tmp_path):
+    r = interpret_cli("explain", tmp_path / "none.pt", tiny_shards / "exact", "--out", tmp_path / "ex", *DEV)
+    assert r.exit_code == 1 and "no such checkpoint" in r.output
+    r = interpret_cli("explain", tiny_models["exact"], tmp_path / "nothing", "--out", tmp_path / "ex", *DEV)
+    assert r.exit_code == 1 and "no such file or folder" in r.output and "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------- score
+def test_score_json_has_aar_per_method(interpret_cli, tiny_models, tiny_shards):
+    r = ok(interpret_cli("score", tiny_models["kornia-zeros"], tiny_shards / "kornia-zeros", "--n", "4", "--json",
+                         *FAST))
+    res = json.loads(r.stdout)
+    assert res["split"] == "test" and res["n"] == 4 and res["total"] == 16 and res["excluded_empty_mask"] >= 4
+    assert set(res["methods"]) == {"saliency", "gradcam"}
+    for m, v in res["methods"].items():
+        assert v["n"] + v["excluded_no_relevance"] == 4
+        assert isinstance(v["aar"]["mean"], float) and v["aar"]["mean"] >= 0
+        assert 0 <= v["artifact_mass"]["mean"] <= 1 and 0 <= v["pointing_game"]["mean"] <= 1
+        assert 0 < v["area_share"]["mean"] < 1
+        lo, hi = v["aar"]["ci95"]
+        assert lo <= v["aar"]["mean"] <= hi
+    r = ok(interpret_cli("score", tiny_models["kornia-zeros"], tiny_shards / "kornia-zeros", "--n", "4", *FAST))
+    assert "AAR" in r.stdout and "saliency" in r.stdout and "gradcam" in r.stdout
+
+
+def test_score_mask_free_variant_is_na_with_excluded_count(interpret_cli, tiny_models, tiny_shards):
+    r = ok(interpret_cli("score", tiny_models["exact"], tiny_shards / "exact", "--json", *FAST))
+    res = json.loads(r.stdout)
+    assert res["n"] == 0 and res["excluded_empty_mask"] == res["total"] == 16
+    assert res["methods"] == {"saliency": None, "gradcam": None} and "n/a" in res["note"]
+    r = ok(interpret_cli("score", tiny_models["exact"], tiny_shards / "exact", *FAST))
+    assert "n/a" in r.stdout
+
+
+def test_score_errors(interpret_cli, tiny_models, tiny_shards, tiny_corpus):
+    r = interpret_cli("score", tiny_models["exact"], tiny_corpus, *FAST)
+    assert r.exit_code == 1 and "not a dataset variant" in r.output
+    r = interpret_cli("score", tiny_models["exact"], tiny_shards / "exact", "--method", "shap", *DEV)
+    assert r.exit_code == 2 and CHOICES in r.output
+
+
+# --------------------------------------------------------------------------- shortcut
+def test_shortcut_json(interpret_cli, tiny_models, tiny_shards):
+    r = ok(interpret_cli("shortcut", tiny_models["exact"], "--clean", tiny_shards / "exact", "--strategy",
+                         "kornia-zeros", "--pages", "2", "--json", *DEV))
+    res = json.loads(r.stdout)
+    assert res["strategy"] == "kornia-zeros" and res["pages"] == 2 and res["clean"] == [str(tiny_shards / "exact")]
+    ao = res["artifact_only"]
+    assert 0 <= ao["flip_rate"] <= 1 and ao["n"] > 0 and ao["flips"] == round(ao["flip_rate"] * ao["n"])
+    assert 0 <= res["clean_accuracy"] <= 1 and res["painted_out"]["n"] == 8
+    r = ok(interpret_cli("shortcut", tiny_models["exact"], "--clean", tiny_shards / "exact", "--strategy",
+                         "kornia-zeros", "--pages", "2", *DEV))
+    assert "flip rate" in r.stdout and "painted out" in r.stdout
+
+
+def test_shortcut_errors(interpret_cli, tiny_models, tiny_shards, tmp_path):
+    r = interpret_cli("shortcut", tiny_models["exact"], "--clean", tiny_shards / "exact", "--strategy", "pil-magic", *DEV)
+    assert r.exit_code == 2 and "kornia-zeros" in r.output and "exact" in r.output
+    r = interpret_cli("shortcut", tiny_models["exact"], "--strategy", "kornia-zeros", *DEV)
+    assert r.exit_code == 2 and "--clean" in r.output
+    r = interpret_cli("shortcut", tiny_models["exact"], "--clean", tmp_path / "gone", "--strategy", "kornia-zeros", *DEV)
+    assert r.exit_code == 1 and "no such file or folder" in r.output
+
+
+# --------------------------------------------------------------------------- compare
+@pytest.fixture(scope="module")
+def compared(tiny_fit, tiny_shards, tmp_path_factory):
+    from interpret.cli import main
+
+    _, runs = tiny_fit
+    out = tmp_path_factory.mktemp("compare") / "report"
+    r = cli_invoke(main, "compare", runs / "exact", runs / "kornia-zeros", "--probe", tiny_shards / "kornia-zeros",
+                   "--clean", tiny_shards / "exact", "--out", out, "--n", "4", "--shortcut-pages", "2", *FAST)
+    assert r.exit_code == 0, cli_explain(r)
+    return r, out
+
+
+def test_compare_writes_the_report(compared):
+    r, out = compared
+    names = sorted(p.name for p in out.iterdir())
+    for f in ("report.md", "report.json", "report.csv", "aar.png", "accuracy.png", "grid-saliency.png",
+              "grid-gradcam.png"):
+        assert f in names, f
+    assert not [n for n in names if n.startswith(".")]  # no temporary files
+    assert not [p for p in out.parent.iterdir() if p.name != out.name]  # and nothing beside OUT
+    for png in (n for n in names if n.endswith(".png")):
+        with Image.open(out / png) as im:
+            assert im.format == "PNG"
+    res = json.loads((out / "report.json").read_text())
+    rows = {row["variant"]: row for row in res["runs"]}
+    assert set(rows) == {"exact", "kornia-zeros"} and res["methods"] == ["saliency", "gradcam"]
+    assert rows["exact"]["n"]["own"] == 16 and rows["exact"]["n"]["clean"] == 16  # clean: 4 upright pages x 4
+    assert rows["exact"]["aar"]["own"] == {"saliency": None, "gradcam": None}  # mask-free: n/a
+    assert rows["exact"]["shortcut"]["strategy"] == "kornia-zeros"  # mask-free variant: probed with kornia-zeros
+    assert isinstance(rows["kornia-zeros"]["aar"]["own"]["saliency"]["mean"], float)
+    for row in rows.values():
+        assert isinstance(row["aar"]["probe"]["gradcam"]["mean"], float)
+        assert 0 <= row["shortcut"]["artifact_only"]["flip_rate"] <= 1
+    v = res["verdict"]
+    # a strategy is named "cleanest" only when its flip rate is below the threshold; else the
+    # verdict says no strategy is free of a shortcut and names the least affected one
+    assert v["least_affected"] in ("exact", "kornia-zeros") and v["text"]
+    assert v["cleanest"] in (v["least_affected"], None)
+    assert (v["cleanest"] is None) == v["text"][0].startswith("No strategy is free of a shortcut")
+    md = (out / "report.md").read_text()
+    assert "## Verdict" in md and ("Cleanest strategy" in md or "No strategy is free of a shortcut" in md)
+    assert "| exact | exact |" in md and "| kornia-zeros | kornia-zeros |" in md
+    for fig in ("aar.png", "accuracy.png", "grid-saliency.png"):
+        assert f"]({fig})" in md
+    with open(out / "report.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [row["variant"] for row in table] == ["exact", "kornia-zeros"]
+    assert table[0]["aar_own_saliency"] == "" and float(table[1]["aar_own_saliency"]) >= 0
+    assert ("Cleanest strategy" in r.stdout or "No strategy is free" in r.stdout) and f"report: {out / 'report.md'}" in r.stdout
+
+
+def test_compare_run_without_model_is_a_clear_error_and_writes_nothing(interpret_cli, tiny_fit, tiny_shards, tmp_path):
+    _, runs = tiny_fit
+    (tmp_path / "unfinished").mkdir()
+    out = tmp_path / "reports" / "cmp"
+    r = interpret_cli("compare", runs / "exact", tmp_path / "unfinished", "--probe", tiny_shards / "kornia-zeros",
+                      "--clean", tiny_shards / "exact", "--out", out, "--n", "4", "--shortcut-pages", "2", *FAST)
+    assert r.exit_code == 1, cli_explain(r)
+    assert "unfinished" in r.output and "no model.pt" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+    assert not (out.parent.exists() and list(out.parent.iterdir()))
+
+
+def test_compare_with_no_runs_folder_here(interpret_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = interpret_cli("compare", "--out", tmp_path / "o", *DEV)
+    assert r.exit_code == 1 and "no runs/ folder here" in r.output
+    r = interpret_cli("compare", "--method", "bogus", *DEV)
+    assert r.exit_code == 2 and CHOICES in r.output
+
+
+def _leftovers(folder: Path, name: str) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != name)
+
+
+@pytest.fixture
+def failing_report(compared, monkeypatch):
+    """(report.json of the good run, write_report) with a figure that fails: disk full."""
+    import interpret.figures
+    from interpret.compare import write_report
+
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(interpret.figures, "shortcut_chart", disk_full)
+    return json.loads((compared[1] / "report.json").read_text()), write_report
+
+
+def test_compare_report_failing_midway_leaves_nothing(failing_report, tmp_path):
+    """A failure while the report is being written leaves no OUT and no temporary folder beside it."""
+    result, write_report = failing_report
+    out = tmp_path / "fresh"
+    with pytest.raises(OSError):
+        write_report(dict(result), out, {}, None)
+    assert not out.exists()
+    assert _leftovers(tmp_path, "fresh") == [], "temporary output left behind"
+
+
+def test_compare_report_failing_midway_keeps_the_earlier_report(failing_report, tmp_path):
+    result, write_report = failing_report
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "report.md").write_text("the earlier report\n")
+    with pytest.raises(OSError):
+        write_report(dict(result), old, {}, None)
+    assert [p.name for p in old.iterdir()] == ["report.md"] and (old / "report.md").read_text() == "the earlier report\n"
+    assert _leftovers(tmp_path, "old") == [], "temporary output left behind"
+
+
+def test_compare_replaces_an_earlier_report(compared, tmp_path):
+    from interpret.compare import write_report
+
+    _, good = compared
+    result = json.loads((good / "report.json").read_text())
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "stale.png").write_text("from an older report")
+    write_report(dict(result), out, {}, None)
+    assert "stale.png" not in [p.name for p in out.iterdir()] and (out / "report.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+def _row(name, flip, own, clean):
+    return {"name": name, "strategy": name, "accuracy": {"own": own, "clean": clean, "real": None},
+            "shortcut": {"strategy": "kornia-zeros", "artifact_only": {"flip_rate": flip}}}
+
+
+def test_verdict_names_the_clean_strategy_and_the_shortcut():
+    from interpret.compare import SHORTCUT_FLIP, verdict
+
+    rows = [_row("kornia-zeros", 0.6, 0.99, 0.40), _row("exact", 0.02, 0.90, 0.88), _row("kornia-fill", 0.05, 0.9, 0.7)]
+    v = verdict(rows)
+    assert v["cleanest"] == "exact" and v["shortcut_strategies"] == ["kornia-zeros"]
+    assert v["flip_threshold"] == SHORTCUT_FLIP
+    assert v["text"][0].startswith("Cleanest strategy: **exact**")
+    assert any(t.startswith("Shortcut: **kornia-zeros**") and "59.0 points lost" in t for t in v["text"])
+    assert any(t.startswith("No shortcut found: kornia-fill") for t in v["text"])

@@ -1,0 +1,91 @@
+"""``--augment scan`` (trainer/augment.py): label-independent, and geometric steps fill with paper."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+from datagen.preprocess import pil_to_tensor, to_model_input
+from trainer.augment import AUGMENTS, ScanAugment, make_augment
+
+
+def _page(text_page, paper=255, margin=None):
+    return to_model_input(pil_to_tensor(text_page(168, 220, seed=1, paper=paper, margin=margin)), 32)  # (1, 1, 32, 32)
+
+
+def test_forward_takes_images_only():
+    params = list(inspect.signature(ScanAugment.forward).parameters)
+    assert params == ["self", "x"]
+    with pytest.raises(TypeError):
+        ScanAugment()(torch.ones(2, 1, 16, 16), torch.tensor([0, 1]))
+
+
+def test_every_class_gets_the_same_augmentation_distribution(text_page):
+    """One batch holding the same page at all four angles (the four classes): once each output is
+    turned back, the four classes' mean images agree within sampling noise, and a deliberately
+    class-biased augmentation (darkening the top rows only) would not."""
+    torch.manual_seed(0)
+    page = _page(text_page)
+    n = 256
+    batch = torch.cat([torch.rot90(page, k=-c, dims=(-2, -1)).expand(n, 1, 32, 32) for c in range(4)])  # (4n, 1, 32, 32)
+    aug = ScanAugment()
+
+    def class_means(out):
+        return [torch.rot90(out[c * n:(c + 1) * n], k=c, dims=(-2, -1)).mean(0) for c in range(4)]
+
+    out = aug(batch)
+    assert (out - batch).abs().amax(dim=(1, 2, 3)).gt(0.05).float().mean() > 0.5  # it does augment
+    means = class_means(out)
+    spread = max((m - means[0]).abs().max().item() for m in means[1:])
+    assert spread < 0.1, spread
+    assert (means[0] - page[0]).abs().max() > 3 * spread  # far more than the noise: a real effect
+
+    def biased(x):  # what the rule forbids: an augmentation that is not the same for every orientation
+        y = aug(x).clone()
+        y[..., :2, :] *= 0.7
+        return y
+
+    bmeans = class_means(biased(batch))
+    assert max((m - bmeans[0]).abs().max().item() for m in bmeans[1:]) > 0.1
+
+
+def test_geometric_steps_fill_with_paper_never_zeros():
+    torch.manual_seed(0)
+    page = torch.full((16, 1, 32, 32), 0.8)
+    out = ScanAugment(p_geom=1.0, p_photo=0.0, p_ink=0.0)(page)
+    assert out.shape == page.shape
+    border = torch.cat([out[..., 0, :], out[..., -1, :], out[..., :, 0], out[..., :, -1]], dim=-1)
+    assert border.min() >= 0.8 - 1e-4 and out.min() >= 0.8 - 1e-4
+    # the same geometric step with kornia's default zero fill would leave dark corners
+    import kornia.augmentation as K
+
+    zeros = K.RandomAffine(degrees=2.0, translate=(0.02, 0.02), scale=(0.93, 1.05), p=1.0)(page)
+    assert zeros.min() < 0.5
+
+
+def test_geometric_steps_move_the_content_and_fill_its_margin_with_its_paper(text_page):
+    torch.manual_seed(1)
+    page = _page(text_page, paper=204, margin=40).expand(32, 1, 32, 32)  # paper level 0.8, wide margins
+    ring = lambda t: torch.cat([t[..., :2, :].flatten(1), t[..., -2:, :].flatten(1),  # noqa: E731
+                                t[..., :, :2].flatten(1), t[..., :, -2:].flatten(1)], 1)
+    assert (ring(page) - 0.8).abs().max() < 1e-6
+    out = ScanAugment(p_geom=1.0, p_photo=0.0, p_ink=0.0)(page)
+    assert (out - page).abs().amax(dim=(1, 2, 3)).gt(0.1).all()  # every page moved
+    # the outer two pixels were paper; after the warp they still are: no black (or any other) fill
+    assert (ring(out) - 0.8).abs().max() < 1e-3
+
+
+def test_output_stays_in_range_and_rejects_bad_shapes(text_page):
+    torch.manual_seed(2)
+    out = ScanAugment(p_geom=1.0, p_photo=1.0, p_ink=1.0)(_page(text_page).expand(8, 1, 32, 32))
+    assert out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        ScanAugment()(torch.ones(2, 3, 8, 8))
+
+
+def test_make_augment_registry():
+    assert AUGMENTS == ("none", "scan")
+    assert make_augment("none") is None and isinstance(make_augment("scan"), ScanAugment)
+    with pytest.raises(ValueError, match="none, scan"):
+        make_augment("rotate")

@@ -1,0 +1,287 @@
+"""``trainer fit`` end to end on the session's tiny variants (CliRunner, CPU, --size 32, workers 0):
+run folder contents, the checkpoint contract, determinism, --resume, DDP under torchrun, errors."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import TINY_FIT, cli_explain
+
+CKPT_KEYS = ("arch", "classes", "input_size", "in_channels", "variant", "dataset_digest", "metrics", "optimizer",
+             "scheduler", "model")
+
+
+def fit_ok(trainer_cli, *args):
+    r = trainer_cli(*args, *TINY_FIT)
+    assert r.exit_code == 0, cli_explain(r)
+    return r
+
+
+def state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def assert_same_state(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    diff = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not diff, f"{len(diff)} tensors differ, e.g. {diff[:3]}"
+
+
+# --------------------------------------------------------------------------- happy path
+def test_fit_folder_of_variants_writes_one_run_per_variant(tiny_fit, tiny_shards):
+    r, runs = tiny_fit
+    assert sorted(p.name for p in runs.iterdir()) == ["exact", "kornia-zeros"]
+    for name in ("exact", "kornia-zeros"):
+        run = runs / name
+        for f in ("model.pt", "last.pt", "metrics.jsonl", "curves.png", "confusion.png", "summary.json"):
+            assert (run / f).is_file(), f"{run}/{f} missing"
+        for png in ("curves.png", "confusion.png"):
+            with Image.open(run / png) as im:
+                assert im.format == "PNG" and im.size[0] > 100
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        assert [row["epoch"] for row in rows] == [1, 2]  # one line per epoch
+        assert [row["step"] for row in rows] == [2, 4]  # 16 train samples / batch 8 = 2 steps an epoch
+        for row in rows:
+            for k in ("train_loss", "train_acc", "val_acc", "images_per_s"):
+                assert isinstance(row[k], float), (k, row)
+            assert row["train_loss"] > 0 and 0 <= row["train_acc"] <= 1 and 0 <= row["val_acc"] <= 1
+            assert row["images_per_s"] > 0 and row["train_samples"] == 16 and row["val_n"] == 16
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["variant"] == name and summary["strategy"] == name
+        assert summary["epochs"] == 2 and summary["steps"] == 4
+        assert summary["best_val_acc"] == max(row["val_acc"] for row in rows)
+    # the summary table on stdout: a header and one row per variant, with its run folder
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split()[:3] == ["variant", "strategy", "epochs"]
+    body = [ln for ln in lines[2:] if ln.strip()]
+    assert [ln.split()[0] for ln in body] == ["exact", "kornia-zeros"]
+    assert str(runs / "exact") in body[0] and str(runs / "kornia-zeros") in body[1]
+
+
+def test_fit_single_variant_out_goes_exactly_there(trainer_cli, tiny_shards, tmp_path):
+    out = tmp_path / "my-run"
+    fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", out, "--epochs", "1", "--max-steps", "2")
+    assert (out / "model.pt").is_file() and not (out / "exact").exists()
+
+
+def test_checkpoint_is_a_plain_dict_loadable_with_weights_only(tiny_models, tiny_shards):
+    from datagen.contract import load_variant
+
+    for name, path in tiny_models.items():
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        assert isinstance(ck, dict)
+        for k in CKPT_KEYS:
+            assert k in ck, k
+        assert ck["arch"] == "resnet18" and ck["classes"] == [0, 90, 180, 270]
+        assert ck["input_size"] == 32 and ck["in_channels"] == 1 and ck["variant"] == name
+        assert ck["dataset_digest"] == load_variant(tiny_shards / name).digest
+        assert len(ck["dataset_digest"]) == 64
+        assert ck["metrics"]["best_val_acc"] == max(h["val_acc"] for h in ck["metrics"]["history"])
+        assert ck["optimizer"]["state"] and "param_groups" in ck["optimizer"]
+        assert ck["scheduler"]["last_epoch"] == ck["step"]
+        # it rebuilds the model: 1-channel input, 4 classes
+        from trainer.models import model_from_checkpoint
+
+        model = model_from_checkpoint(ck)
+        assert model(torch.rand(2, 1, 32, 32)).shape == (2, 4)
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (what an attacker's checkpoint would do)."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_checkpoint_is_refused_and_never_unpickled(trainer_cli, tiny_shards, tmp_path):
+    from trainer.models import FORMAT
+
+    # the payload is live: an unsafe load would run it
+    probe = tmp_path / "probe-created"
+    torch.save({"format": FORMAT, "x": _Payload(probe)}, tmp_path / "probe.pt")
+    torch.load(tmp_path / "probe.pt", weights_only=False)
+    assert probe.exists()
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "arch": "resnet18", "model": _Payload(marker)}, evil)
+    r = trainer_cli("eval", evil, tiny_shards / "exact", "--device", "cpu")
+    assert r.exit_code == 1, cli_explain(r)
+    assert "refused" in r.output and "unpickling" in r.output
+    assert "Traceback" not in r.output
+    assert not marker.exists()
+    r = trainer_cli("predict", evil, tmp_path / "probe.pt", "--device", "cpu")
+    assert r.exit_code == 1 and "refused" in r.output and not marker.exists()
+
+
+def test_checkpoint_that_is_not_ours_or_missing_is_a_clear_error(trainer_cli, tiny_shards, tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    r = trainer_cli("eval", other, tiny_shards / "exact", "--device", "cpu")
+    assert r.exit_code == 1 and "not a docorient checkpoint" in r.output
+    r = trainer_cli("eval", tmp_path / "nope.pt", tiny_shards / "exact", "--device", "cpu")
+    assert r.exit_code == 1 and "no such checkpoint" in r.output
+
+
+# --------------------------------------------------------------------------- determinism and resume
+def test_same_seed_gives_identical_models_on_cpu(trainer_cli, tiny_shards, tmp_path):
+    args = (tiny_shards / "kornia-zeros", "--epochs", "1", "--max-steps", "2", "--seed", "3")
+    fit_ok(trainer_cli, "fit", *args, "--out", tmp_path / "a")
+    fit_ok(trainer_cli, "fit", *args, "--out", tmp_path / "b")
+    a, b = state(tmp_path / "a" / "model.pt"), state(tmp_path / "b" / "model.pt")
+    assert_same_state(a, b)
+    # and the comparison can tell models apart: another seed gives another model
+    fit_ok(trainer_cli, "fit", tiny_shards / "kornia-zeros", "--epochs", "1", "--max-steps", "2", "--seed", "4",
+           "--out", tmp_path / "c")
+    c = state(tmp_path / "c" / "model.pt")
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_after_the_last_finished_epoch(trainer_cli, tiny_shards, tmp_path):
+    """A run killed after epoch 1 of 2, resumed with --resume, ends where an uninterrupted run ends."""
+    from datagen.contract import load_variant
+    from trainer.engine import FitConfig, fit
+
+    class Killed(Exception):
+        pass
+
+    def log(msg):  # the epoch line is logged after the epoch's checkpoints are written
+        if "epoch 1/2" in msg:
+            raise Killed(msg)
+
+    run = tmp_path / "run"
+    cfg = FitConfig(epochs=2, batch_size=8, device="cpu", workers=0, seed=0)
+    with pytest.raises(Killed):
+        fit(load_variant(tiny_shards / "exact"), run, cfg, progress=False, log=log)
+    assert not (run / "summary.json").exists()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 1
+
+    r = fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", run, "--epochs", "2", "--seed", "0", "--resume")
+    assert "resuming exact after epoch 1 (step 2)" in r.stderr
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+    assert [row["step"] for row in rows] == [2, 4]  # the step count continues
+    ck = torch.load(run / "last.pt", weights_only=True)
+    assert ck["epoch"] == 2 and ck["step"] == 4 and ck["scheduler"]["last_epoch"] == 4
+
+    full = tmp_path / "full"
+    fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", full, "--epochs", "2", "--seed", "0")
+    assert_same_state(state(run / "last.pt"), state(full / "last.pt"))
+
+
+def test_resume_on_a_finished_run_does_not_train_again(trainer_cli, tiny_fit, tiny_shards, tmp_path):
+    _, runs = tiny_fit
+    run = tmp_path / "done"
+    shutil.copytree(runs / "exact", run)
+    before = {f: (run / f).read_bytes() for f in ("model.pt", "last.pt", "metrics.jsonl")}
+    r = fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", run, "--epochs", "2", "--max-steps", "4", "--resume")
+    for f, data in before.items():
+        assert (run / f).read_bytes() == data, f"{f} changed: the finished run was trained again"
+    assert "exact" in r.stdout  # still summarised
+
+
+def test_resume_refuses_a_run_of_another_dataset_build(trainer_cli, tiny_fit, tiny_shards, tmp_path):
+    _, runs = tiny_fit
+    run = tmp_path / "other"
+    shutil.copytree(runs / "exact", run)
+    r = trainer_cli("fit", tiny_shards / "kornia-zeros", "--out", run, "--epochs", "3", "--resume", *TINY_FIT)
+    assert r.exit_code == 1 and "--resume refused" in r.output and "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------- options
+def test_fit_with_scan_augment_runs(trainer_cli, tiny_shards, tmp_path):
+    out = tmp_path / "scan"
+    fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", out, "--epochs", "1", "--max-steps", "2",
+           "--augment", "scan")
+    ck = torch.load(out / "model.pt", weights_only=True)
+    assert ck["config"]["augment"] == "scan" and ck["step"] == 2
+
+
+def test_fit_other_arch_mobilenet_and_eval_loads_it(trainer_cli, tiny_shards, tmp_path):
+    out = tmp_path / "mnv3"
+    fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", out, "--epochs", "1", "--max-steps", "2",
+           "--arch", "mobilenet_v3_small")
+    ck = torch.load(out / "model.pt", weights_only=True)
+    assert ck["arch"] == "mobilenet_v3_small" and ck["step"] == 2
+    r = trainer_cli("eval", out / "model.pt", tiny_shards / "exact", "--device", "cpu", "--json")
+    assert r.exit_code == 0, cli_explain(r)
+    assert json.loads(r.stdout)["n"] == 16
+
+
+def test_fit_size_option_resizes_the_input(trainer_cli, tiny_shards, tmp_path):
+    out = tmp_path / "s48"
+    fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", out, "--epochs", "1", "--max-steps", "2", "--size", "48")
+    assert torch.load(out / "model.pt", weights_only=True)["input_size"] == 48
+
+
+# --------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("args, code, text", [
+    (["--augment", "bogus"], 2, "none"),
+    (["--arch", "bogus"], 2, "resnet18"),
+    (["--device", "tpu"], 2, "auto"),
+    (["--epochs", "0"], 2, "epochs"),
+])
+def test_fit_bad_options_exit_2(trainer_cli, tiny_shards, tmp_path, args, code, text):
+    r = trainer_cli("fit", tiny_shards / "exact", "--out", tmp_path / "x", *args)
+    assert r.exit_code == code, cli_explain(r)
+    assert text in r.output and not (tmp_path / "x").exists()
+
+
+def test_fit_on_a_folder_without_variants_is_a_clear_error(trainer_cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = trainer_cli("fit", tmp_path / "empty", "--out", tmp_path / "o", *TINY_FIT)
+    assert r.exit_code == 1 and "neither a dataset variant nor a folder of variants" in r.output
+    r = trainer_cli("fit", tmp_path / "missing", "--out", tmp_path / "o", *TINY_FIT)
+    assert r.exit_code == 1 and "no such folder" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "o").exists()
+
+
+def test_fit_on_a_variant_with_an_empty_train_split_is_a_clear_error(trainer_cli, tiny_corpus, tmp_path):
+    from datagen.build import BuildConfig, build
+
+    v = tmp_path / "testonly"
+    build([str(tiny_corpus / "doc0.pdf")], v, BuildConfig(rotation="exact", size=32, dpi=50, split=(0, 0, 1),
+                                                          device="cpu", workers=1), progress=False, log=lambda s: None)
+    r = trainer_cli("fit", v, "--out", tmp_path / "o", "--epochs", "1", *TINY_FIT)
+    assert r.exit_code == 1 and "train split is empty" in r.output, cli_explain(r)
+
+
+# --------------------------------------------------------------------------- DDP
+def _gloo() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_gloo_available()
+
+
+@pytest.mark.skipif(not _gloo(), reason="torch.distributed with the gloo backend is not available in this torch build")
+def test_ddp_under_torchrun_gives_a_working_checkpoint(trainer_cli, tiny_shards, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = ([shutil.which("torchrun")] if shutil.which("torchrun") else [sys.executable, "-m", "torch.distributed.run"])
+    cmd += ["--standalone", "--nproc-per-node", "2", "-m", "trainer", "fit", str(tiny_shards / "kornia-zeros"),
+            "--out", str(out), "--epochs", "2", "--max-steps", "2", "--size", "32", *TINY_FIT]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env, cwd=tmp_path)
+    assert p.returncode == 0, f"stdout:\n{p.stdout}\nstderr:\n{p.stderr[-4000:]}"
+    # only rank 0 writes and prints: one summary table
+    assert p.stdout.count("variant ") == 1 and "kornia-zeros" in p.stdout
+    ck = torch.load(out / "model.pt", weights_only=True)
+    assert ck["variant"] == "kornia-zeros" and not any(k.startswith("module.") for k in ck["model"])
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["step"] == 2 and last["epoch"] == 2  # 16 train samples / (batch 8 x 2 ranks): 1 step an epoch
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    r = trainer_cli("eval", out / "model.pt", tiny_shards / "kornia-zeros", "--device", "cpu", "--json")
+    assert r.exit_code == 0, cli_explain(r)
+    assert json.loads(r.stdout)["n"] == 16
