@@ -40,13 +40,19 @@ def _decode_train(sample: dict) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(arr.copy())[None], int(sample["cls"])  # (1, H, W) uint8
 
 
+MICRO_BATCH = 16  # workers send small batches; the main process regroups them (see rebatch)
+
+
 def shard_stream(shards: list[Path], batch_size: int, epoch: int, seed: int, shuffle: bool = True,
                  buffer: int = 2000, ddp_batches: int | None = None) -> wds.DataPipeline:
-    """A webdataset pipeline of uint8 batches ``(images (B, 1, H, W), labels (B,))``.
+    """A webdataset pipeline of uint8 micro-batches ``(images (b, 1, H, W), labels (b,))``.
 
     Shards are shuffled with ``seed + epoch``, split by node and worker, samples shuffled in a
-    buffer.  Under DDP (``ddp_batches`` set) the stream repeats and every worker yields exactly
-    ``ddp_batches`` full batches, so all ranks take the same number of steps.
+    buffer, and sent in micro-batches of ``min(16, batch_size)``; :func:`rebatch` makes training
+    batches of them in the main process, so no worker leaves its own partial batch and an epoch
+    has exactly ``ceil(n / batch_size)`` steps.  Under DDP (``ddp_batches`` set) the stream
+    repeats and every worker yields exactly ``ddp_batches`` full micro-batches, so all ranks take
+    the same number of steps.
     """
     urls = [str(s) for s in shards]
     if shuffle:
@@ -54,16 +60,33 @@ def shard_stream(shards: list[Path], batch_size: int, epoch: int, seed: int, shu
     stages = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker, wds.tarfile_to_samples()]
     if shuffle:
         stages.append(wds.shuffle(buffer, initial=min(buffer, 500), seed=seed * 7919 + epoch))
-    stages += [wds.map(_decode_train), wds.batched(batch_size, partial=ddp_batches is None)]
+    micro = min(MICRO_BATCH, batch_size)
+    stages += [wds.map(_decode_train), wds.batched(micro, partial=ddp_batches is None)]
     pipe = wds.DataPipeline(*stages)
     if ddp_batches is not None:
         pipe = pipe.repeat().with_epoch(ddp_batches)
     return pipe
 
 
-def make_loader(pipe, workers: int) -> torch.utils.data.DataLoader:
-    return torch.utils.data.DataLoader(pipe, batch_size=None, num_workers=workers, pin_memory=False,
-                                       persistent_workers=False, prefetch_factor=4 if workers else None)
+def rebatch(loader, batch_size: int, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Regroup micro-batches into batches of exactly ``batch_size`` (the last may be smaller,
+    unless ``drop_last``)."""
+    xs, ys, n = [], [], 0
+    for x, y in loader:
+        xs.append(x)
+        ys.append(y)
+        n += len(y)
+        while n >= batch_size:
+            X, Y = torch.cat(xs), torch.cat(ys)
+            yield X[:batch_size], Y[:batch_size]
+            xs, ys, n = [X[batch_size:]], [Y[batch_size:]], n - batch_size
+    if n and not drop_last:
+        yield torch.cat(xs), torch.cat(ys)
+
+
+def make_loader(pipe, workers: int, pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(pipe, batch_size=None, num_workers=workers, pin_memory=pin_memory,
+                                       persistent_workers=False, prefetch_factor=8 if workers else None)
 
 
 # --------------------------------------------------------------------------- evaluation data

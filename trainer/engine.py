@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from datagen.build import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
-from .data import EvalData, make_loader, shard_stream
+from .data import MICRO_BATCH, EvalData, make_loader, rebatch, shard_stream
 from .evaluate import autocast, evaluate
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
@@ -89,9 +89,13 @@ def lr_lambda(total_steps: int, warmup_steps: int):
 
 def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, cfg: FitConfig, state: dict,
                     bar=None) -> dict:
+    """One pass over ``loader``; loss and accuracy are summed on the device and read once at
+    the end (and every 20 steps for the progress bar), so CUDA never waits on the host per step."""
     model.train()
-    loss_sum, correct, seen, t0 = 0.0, 0, 0, time.perf_counter()
-    for images, labels in loader:
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen, t0 = 0, time.perf_counter()
+    for i, (images, labels) in enumerate(loader):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
             break
         x = images.to(device, non_blocking=True).float().div_(255.0)  # (B, 1, H, W)
@@ -111,15 +115,16 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
         scheduler.step()
         state["step"] += 1
         n = y.shape[0]
-        loss_sum += float(loss.detach()) * n
-        correct += int((logits.detach().argmax(1) == y).sum())
+        loss_sum += loss.detach() * n
+        correct += (logits.detach().argmax(1) == y).sum()
         seen += n
         if bar is not None:
             bar.update(n)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", refresh=False)
+            if i % 20 == 0:
+                bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}", acc=f"{int(correct) / seen:.3f}", refresh=False)
     el = time.perf_counter() - t0
-    return {"train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1), "train_samples": seen,
-            "images_per_s": seen / el if el > 0 else 0.0}
+    return {"train_loss": float(loss_sum) / max(seen, 1), "train_acc": int(correct) / max(seen, 1),
+            "train_samples": seen, "images_per_s": seen / el if el > 0 else 0.0}
 
 
 def _val_data(variant: Variant, size: int) -> EvalData | None:
@@ -163,6 +168,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     model = build_model(cfg.arch, cfg.weights).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(0, total_steps // 5))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, warmup))
@@ -210,9 +216,11 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     t_start = time.time()
     while state["epoch"] < cfg.epochs and (cfg.max_steps is None or state["step"] < cfg.max_steps):
         epoch = state["epoch"]
-        pipe = shard_stream(train_shards, cfg.batch_size, epoch, cfg.seed,
-                            ddp_batches=math.ceil(steps_per_epoch / max(1, cfg.workers)) if world > 1 else None)
-        loader = make_loader(pipe, cfg.workers)
+        micro = min(MICRO_BATCH, cfg.batch_size)
+        ddp_micro = math.ceil(steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers)) if world > 1 else None
+        pipe = shard_stream(train_shards, cfg.batch_size, epoch, cfg.seed, ddp_batches=ddp_micro)
+        loader = rebatch(make_loader(pipe, cfg.workers, pin_memory=device.type == "cuda"), cfg.batch_size,
+                         drop_last=world > 1)
         bar = tqdm(total=min(n_train, steps_per_epoch * cfg.batch_size), unit="img", file=sys.stderr,
                    desc=f"{variant.name} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_proc),
                    dynamic_ncols=True, mininterval=0.5, leave=False)
