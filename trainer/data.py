@@ -40,7 +40,13 @@ def _decode_train(sample: dict) -> tuple[torch.Tensor, int]:
     return torch.from_numpy(arr.copy())[None], int(sample["cls"])  # (1, H, W) uint8
 
 
-MICRO_BATCH = 16  # workers send small batches; the main process regroups them (see rebatch)
+MICRO_BATCH = 16  # smallest batch a worker sends; the main process regroups them (see rebatch)
+
+
+def micro_batch(batch_size: int) -> int:
+    """What a worker sends: a quarter of a training batch (at least 16, at most the batch).
+    Fewer, larger transfers: each tensor crossing from a worker costs a file-descriptor pass."""
+    return min(batch_size, max(MICRO_BATCH, batch_size // 4))
 
 
 def shard_stream(shards: list[Path], batch_size: int, epoch: int, seed: int, shuffle: bool = True,
@@ -48,7 +54,7 @@ def shard_stream(shards: list[Path], batch_size: int, epoch: int, seed: int, shu
     """A webdataset pipeline of uint8 micro-batches ``(images (b, 1, H, W), labels (b,))``.
 
     Shards are shuffled with ``seed + epoch``, split by node and worker, samples shuffled in a
-    buffer, and sent in micro-batches of ``min(16, batch_size)``; :func:`rebatch` makes training
+    buffer, and sent in micro-batches (:func:`micro_batch`); :func:`rebatch` makes training
     batches of them in the main process, so no worker leaves its own partial batch and an epoch
     has exactly ``ceil(n / batch_size)`` steps.  Under DDP (``ddp_batches`` set) the stream
     repeats and every worker yields exactly ``ddp_batches`` full micro-batches, so all ranks take
@@ -60,8 +66,7 @@ def shard_stream(shards: list[Path], batch_size: int, epoch: int, seed: int, shu
     stages = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker, wds.tarfile_to_samples()]
     if shuffle:
         stages.append(wds.shuffle(buffer, initial=min(buffer, 500), seed=seed * 7919 + epoch))
-    micro = min(MICRO_BATCH, batch_size)
-    stages += [wds.map(_decode_train), wds.batched(micro, partial=ddp_batches is None)]
+    stages += [wds.map(_decode_train), wds.batched(micro_batch(batch_size), partial=ddp_batches is None)]
     pipe = wds.DataPipeline(*stages)
     if ddp_batches is not None:
         pipe = pipe.repeat().with_epoch(ddp_batches)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from datagen.build import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
-from .data import MICRO_BATCH, EvalData, make_loader, rebatch, shard_stream
+from .data import EvalData, make_loader, micro_batch, rebatch, shard_stream
 from .evaluate import autocast, evaluate
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
@@ -216,7 +216,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     t_start = time.time()
     while state["epoch"] < cfg.epochs and (cfg.max_steps is None or state["step"] < cfg.max_steps):
         epoch = state["epoch"]
-        micro = min(MICRO_BATCH, cfg.batch_size)
+        micro = micro_batch(cfg.batch_size)
         ddp_micro = math.ceil(steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers)) if world > 1 else None
         pipe = shard_stream(train_shards, cfg.batch_size, epoch, cfg.seed, ddp_batches=ddp_micro)
         loader = rebatch(make_loader(pipe, cfg.workers, pin_memory=device.type == "cuda"), cfg.batch_size,
