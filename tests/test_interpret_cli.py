@@ -243,5 +243,22 @@ def test_verdict_names_the_clean_strategy_and_the_shortcut():
     assert v["cleanest"] == "exact" and v["shortcut_strategies"] == ["kornia-zeros"]
     assert v["flip_threshold"] == SHORTCUT_FLIP
     assert v["text"][0].startswith("Cleanest strategy: **exact**")
-    assert any(t.startswith("Shortcut: **kornia-zeros**") and "59.0 points lost" in t for t in v["text"])
+    assert any(t.startswith("Shortcut: **kornia-zeros**") and "(-59.0 points)" in t for t in v["text"])
     assert any(t.startswith("No shortcut found: kornia-fill") for t in v["text"])
+
+
+def test_verdict_does_not_call_a_foreign_artifact_a_shortcut():
+    """A mask-free variant probed with kornia-zeros bands (which it never saw) may flip a lot:
+    that is robustness, not a shortcut; and a mask-free run tied on clean accuracy is the cleanest."""
+    from interpret.compare import verdict
+
+    exact = {**_row("exact", 0.25, 0.92, 0.92), "own_artifact": False, "clean_accuracy_ci95": [0.89, 0.95]}
+    fill = {**_row("kornia-fill", 0.045, 0.95, 0.945), "own_artifact": True, "clean_accuracy_ci95": [0.92, 0.97]}
+    zeros = {**_row("kornia-zeros", 0.94, 0.93, 0.49), "own_artifact": True, "clean_accuracy_ci95": [0.44, 0.54]}
+    v = verdict([exact, fill, zeros])
+    assert v["shortcut_strategies"] == ["kornia-zeros"] and v["cleanest"] == "exact"
+    assert any(t.startswith("Robustness, not a shortcut: exact") and "25.0 %" in t for t in v["text"])
+    # no longer tied: the mask-free run is clearly less accurate, so the best clean accuracy wins
+    exact["clean_accuracy_ci95"] = [0.80, 0.85]
+    exact["accuracy"]["clean"] = 0.825
+    assert verdict([exact, fill, zeros])["cleanest"] == "kornia-fill"
