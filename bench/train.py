@@ -3,11 +3,12 @@
 In one run (see ``--help``), on one dataset variant (``VARIANT_DIR``, its train split):
 
 1. **ours**: ``trainer.engine.train_one_epoch`` exactly as ``trainer fit`` calls it: a
-   ``trainer.data.shard_stream`` webdataset pipeline over the variant's ``train-*.tar`` through
-   ``trainer.data.make_loader`` (``--workers`` DataLoader workers decode the PNGs), the model from
+   ``trainer.data.TrainStream``: the first pass streams the variant's ``train-*.tar`` through
+   webdataset (``--workers`` DataLoader workers decode the PNGs); with ``--cache auto`` (fit's
+   default) later epochs come from the decoded split in memory.  The model from
    ``trainer.models.build_model``, AdamW + the LambdaLR warm-up/cosine schedule, label smoothing;
    on CUDA bf16 autocast and channels_last (the same code path the CPU runs).  Each round (below)
-   starts a fresh loader, as each ``fit`` epoch does, so loader start-up is timed.
+   starts a new epoch, as ``fit`` does, so loader start-up (or the cache) is in the timing.
 2. **ours, device-resident batch**: the same ``train_one_epoch`` fed one uint8 batch that already
    sits on the device, over and over: the pure model step, no data loading.  The gap between 1
    and 2 is what data loading costs.
@@ -17,8 +18,8 @@ In one run (see ``--help``), on one dataset variant (``VARIANT_DIR``, its train 
    ``for x, y in DataLoader(TensorDataset(...), shuffle=True)``: ``x.to(device).float() / 255``,
    ``model(x)``, cross entropy, ``zero_grad``/``backward``/``step`` with AdamW.  fp32 on the
    CPU; on CUDA its ``--amp`` equivalent (``torch.autocast`` bf16, NCHW, no channels_last) and
-   ``cudnn.benchmark`` on, as torchvision's ``train.py`` sets it (``trainer fit`` leaves it off;
-   ``--cudnn-benchmark`` turns it on for ours too).
+   ``cudnn.benchmark`` on, as torchvision's ``train.py`` sets it (so does ``trainer fit``;
+   ``--no-cudnn-benchmark`` turns it off for ours).
 
 Each loop warms up for ``--warmup`` steps, then ``--steps`` steps are timed (with
 ``torch.cuda.synchronize()`` on CUDA), split into ``--rounds`` rounds run in alternating loop
@@ -151,20 +152,22 @@ class Ours:
     def _batches(self):
         if self.fixed is not None:
             return itertools.repeat(self.fixed)
-        from trainer.data import make_loader, rebatch, shard_stream
+        from trainer.data import TrainStream
 
-        def epochs():  # exactly as fit builds its loader each epoch
+        stream = TrainStream(self.shards, self.variant.count("train"), self.variant.size, self.args.batch_size,
+                             self.cfg.seed, self.args.workers, pin_memory=self.device.type == "cuda",
+                             cache=self.args.cache)
+
+        def epochs():  # exactly as fit draws its batches each epoch (streamed first, then cached)
             while True:
-                pipe = shard_stream(self.shards, self.args.batch_size, self.epoch, self.cfg.seed)
-                yield from rebatch(make_loader(pipe, self.args.workers, pin_memory=self.device.type == "cuda"),
-                                   self.args.batch_size)
+                yield from stream.epoch(self.epoch)
                 self.epoch += 1
         return epochs()
 
     def _steps(self, batches, n: int) -> int:
         from trainer.engine import train_one_epoch
 
-        torch.backends.cudnn.benchmark = self.args.cudnn_benchmark  # trainer fit leaves cuDNN's default (off)
+        torch.backends.cudnn.benchmark = self.args.cudnn_benchmark  # as trainer fit sets it on CUDA
         r = train_one_epoch(self.net, itertools.islice(batches, n), self.opt, self.sched, self.device, self.size,
                             None, self.cfg, self.state)
         self.last_loss = r["train_loss"]
@@ -327,8 +330,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = one per core)")
     ap.add_argument("--arch", default="resnet18", help="torchvision classifier (trainer.models.ARCHS)")
     ap.add_argument("--compile", action="store_true", help="torch.compile ours (trainer fit --compile)")
-    ap.add_argument("--cudnn-benchmark", action="store_true",
-                    help="turn cudnn.benchmark on for ours too (trainer fit does not; the reference does)")
+    ap.add_argument("--no-cudnn-benchmark", dest="cudnn_benchmark", action="store_false",
+                    help="turn cudnn.benchmark off for ours (trainer fit turns it on for CUDA, as the reference does)")
+    ap.add_argument("--cache", default="auto", choices=("auto", "on", "off"),
+                    help="trainer fit --cache: decoded train split kept in memory after the first epoch")
     ap.add_argument("--no-224", action="store_true", help="on CUDA, skip the extra measurement at 224")
     ap.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON here")
     args = ap.parse_args(argv)

@@ -285,3 +285,33 @@ def test_ddp_under_torchrun_gives_a_working_checkpoint(trainer_cli, tiny_shards,
     r = trainer_cli("eval", out / "model.pt", tiny_shards / "kornia-zeros", "--device", "cpu", "--json")
     assert r.exit_code == 0, cli_explain(r)
     assert json.loads(r.stdout)["n"] == 16
+
+
+def test_train_stream_caches_the_decoded_split_after_one_complete_pass(tiny_shards):
+    """Epoch 0 streams through webdataset; later epochs draw the same samples from memory in a
+    new seeded order; an interrupted pass never becomes the cache; --cache off always streams."""
+    from datagen.contract import load_variant
+    from trainer.data import TrainStream
+
+    v = load_variant(tiny_shards / "exact")
+    n = v.count("train")
+
+    def rows(batches):
+        return [tuple(x.flatten().tolist()) + (int(y),) for xb, yb in batches for x, y in zip(xb, yb)]
+
+    s = TrainStream(v.shards("train"), n, v.size, 4, seed=0, workers=0)
+    it = s.epoch(0)
+    next(it)
+    it.close()  # stopped early (e.g. --max-steps): no cache from a partial pass
+    assert not s.cached
+    first = rows(s.epoch(0))
+    assert s.cached and len(first) == n
+    second, third = rows(s.epoch(1)), rows(s.epoch(2))
+    assert sorted(second) == sorted(first) and second != first and third != second
+    again = TrainStream(v.shards("train"), n, v.size, 4, seed=0, workers=0)
+    again.fill()
+    assert rows(again.epoch(1)) == second  # deterministic: what --resume relies on
+    off = TrainStream(v.shards("train"), n, v.size, 4, seed=0, workers=0, cache="off")
+    assert sorted(rows(off.epoch(0))) == sorted(first) and not off.cached
+    with pytest.raises(ValueError, match="cache must be one of"):
+        TrainStream(v.shards("train"), n, v.size, 4, seed=0, workers=0, cache="maybe")

@@ -43,9 +43,11 @@ def _fail(e: Exception):
 @click.option("--arch", default="resnet18", show_default=True, type=click.Choice(ARCHS))
 @click.option("--weights", default=None, help="torchvision weights name (e.g. DEFAULT): downloads, needs the network.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (useful on CUDA).")
+@click.option("--cache", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
+              help="Keep the decoded train split in memory after the first epoch (auto: if it fits in 4 GiB).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, workers, max_steps, augment, resume,
-        arch, weights, compile_, quiet):
+        arch, weights, compile_, cache, quiet):
     """Train one model per dataset variant found at PATH (a variant, or a folder of variants).
 
     \b
@@ -58,7 +60,7 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         variants = find_variants(path)
         cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
-                        resume=resume, arch=arch, weights=weights, compile=compile_)
+                        resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache)
         cfg.validate()
         resolve_device(device)
         rows = []

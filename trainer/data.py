@@ -94,6 +94,65 @@ def make_loader(pipe, workers: int, pin_memory: bool = False) -> torch.utils.dat
                                        persistent_workers=False, prefetch_factor=8 if workers else None)
 
 
+CACHE_LIMIT = 4 << 30  # decoded bytes of a train split that --cache auto keeps in memory
+CACHES = ("auto", "on", "off")
+
+
+class TrainStream:
+    """Training batches, epoch by epoch.
+
+    The first epoch always streams the shards through webdataset (:func:`shard_stream`, worker
+    and node splitting, shuffle buffer).  With the cache on, the decoded uint8 samples of that
+    complete pass are kept, and later epochs draw batches from memory in a seeded permutation:
+    no decoding, no worker start-up per epoch.  ``cache='auto'`` keeps them when the split fits in
+    ``CACHE_LIMIT`` bytes and the run is not distributed (under DDP every epoch streams, so the
+    ranks keep their node split and equal step counts).
+    """
+
+    def __init__(self, shards: list[Path], n_samples: int, side: int, batch_size: int, seed: int, workers: int,
+                 pin_memory: bool = False, cache: str = "auto", ddp_micro: int | None = None):
+        if cache not in CACHES:
+            raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {cache!r}")
+        if cache == "on" and ddp_micro is not None:
+            raise ValueError("--cache on is not available under torchrun (DDP streams every epoch); use auto or off")
+        self.shards, self.batch_size, self.seed, self.workers = shards, batch_size, seed, workers
+        self.pin_memory, self.ddp_micro = pin_memory, ddp_micro
+        self.cache_on = cache == "on" or (cache == "auto" and ddp_micro is None
+                                          and n_samples * side * side <= CACHE_LIMIT)
+        self.X: torch.Tensor | None = None
+        self.Y: torch.Tensor | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.X is not None
+
+    def fill(self) -> None:
+        """Build the cache from epoch 0's pass without training on it (for --resume: later epochs
+        then see exactly the batches an uninterrupted run would have seen)."""
+        if self.cache_on and self.X is None:
+            for _ in self.epoch(0):
+                pass
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.X is not None:
+            g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+            perm = torch.randperm(len(self.Y), generator=g)
+            for i in range(0, len(perm), self.batch_size):
+                idx = perm[i:i + self.batch_size]
+                yield self.X[idx], self.Y[idx]
+            return
+        pipe = shard_stream(self.shards, self.batch_size, epoch, self.seed, ddp_batches=self.ddp_micro)
+        keep: list | None = [] if self.cache_on else None
+        for x, y in rebatch(make_loader(pipe, self.workers, self.pin_memory), self.batch_size,
+                            drop_last=self.ddp_micro is not None):
+            if keep is not None:
+                keep.append((x, y))
+            yield x, y
+        if keep:  # only a complete pass becomes the cache
+            self.X = torch.cat([k[0] for k in keep])
+            self.Y = torch.cat([k[1] for k in keep])
+
+
 # --------------------------------------------------------------------------- evaluation data
 @dataclass
 class Batch:

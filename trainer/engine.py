@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from datagen.build import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
-from .data import EvalData, make_loader, micro_batch, rebatch, shard_stream
+from .data import CACHES, EvalData, TrainStream, micro_batch
 from .evaluate import autocast, evaluate
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
@@ -47,6 +47,7 @@ class FitConfig:
     arch: str = "resnet18"
     weights: str | None = None
     compile: bool = False
+    cache: str = "auto"
 
     def validate(self):
         for k in ("epochs", "batch_size"):
@@ -59,6 +60,8 @@ class FitConfig:
         if self.size is not None and self.size < 16:
             raise ValueError(f"size must be >= 16, got {self.size}")
         make_augment(self.augment)
+        if self.cache not in CACHES:
+            raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {self.cache!r}")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -214,13 +217,15 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
                 "scheduler": scheduler.state_dict(), "versions": {"torch": str(torch.__version__)}}
 
     t_start = time.time()
+    micro = micro_batch(cfg.batch_size)
+    ddp_micro = math.ceil(steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers)) if world > 1 else None
+    stream = TrainStream(train_shards, n_train, variant.size, cfg.batch_size, cfg.seed, cfg.workers,
+                         pin_memory=device.type == "cuda", cache=cfg.cache, ddp_micro=ddp_micro)
+    if state["epoch"] > 0 and state["epoch"] < cfg.epochs:
+        stream.fill()  # a resumed run draws the same batches as an uninterrupted one
     while state["epoch"] < cfg.epochs and (cfg.max_steps is None or state["step"] < cfg.max_steps):
         epoch = state["epoch"]
-        micro = micro_batch(cfg.batch_size)
-        ddp_micro = math.ceil(steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers)) if world > 1 else None
-        pipe = shard_stream(train_shards, cfg.batch_size, epoch, cfg.seed, ddp_batches=ddp_micro)
-        loader = rebatch(make_loader(pipe, cfg.workers, pin_memory=device.type == "cuda"), cfg.batch_size,
-                         drop_last=world > 1)
+        loader = stream.epoch(epoch)
         bar = tqdm(total=min(n_train, steps_per_epoch * cfg.batch_size), unit="img", file=sys.stderr,
                    desc=f"{variant.name} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_proc),
                    dynamic_ncols=True, mininterval=0.5, leave=False)
