@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
-import platform
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -38,8 +34,8 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
+from bench.common import finish, machine as machine_of, sync  # noqa: E402
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ANGLES = (0, 90, 180, 270)
@@ -48,37 +44,7 @@ PAGE_HW = (1100, 850)  # a letter page at 100 dpi, portrait
 
 # --------------------------------------------------------------------------- machine
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    m = {"cpu": cpu, "cores": cores, "loadavg_1min": round(os.getloadavg()[0], 2), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-         "python": platform.python_version(), "gpu": None}
-    if torch.cuda.is_available():
-        m["gpu"] = torch.cuda.get_device_name()
-        m["cuda"] = torch.version.cuda
-    try:
-        import kornia
-
-        m["kornia"] = kornia.__version__
-    except ImportError:
-        pass
-    try:
-        import pypdfium2
-
-        m["pdfium"] = str(pypdfium2.version.PDFIUM_INFO.build)
-    except Exception:  # a version string must never stop a benchmark
-        pass
-    if shutil.which("pdftoppm"):
-        p = subprocess.run(["pdftoppm", "-v"], capture_output=True, text=True)
-        out = (p.stderr or p.stdout).strip().splitlines()
-        m["poppler"] = out[0].split()[-1] if out else "?"
-    return m
+    return machine_of(modules=("kornia", "pypdfium2"), tools=("pdftoppm",))
 
 
 def poppler_problem() -> str | None:
@@ -197,9 +163,7 @@ def run_naive(pages: list[tuple[str, str, list[int]]], out: Path, args) -> dict:
 
 
 # --------------------------------------------------------------------------- rotation stage
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+_sync = sync
 
 
 def time_fn(fn, warm, device: torch.device, min_time: float) -> tuple[float, int]:
@@ -393,13 +357,7 @@ def main(argv=None) -> int:
         print(f"rotation stage on {device} ...", file=sys.stderr)
         res["rotation"] = run_rotation(args, device)
 
-    res["loadavg_end"] = round(os.getloadavg()[0], 2)
-    text = report(res)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return finish(res, report(res), args.json)
 
 
 if __name__ == "__main__":

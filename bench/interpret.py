@@ -18,7 +18,6 @@ No data, no network.  Run from the repository root: ``python bench/interpret.py`
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
+from bench.common import finish, machine as machine_of, sync  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -39,32 +39,10 @@ METHODS = ("saliency", "guided-backprop", "integrated-gradients", "gradcam")
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    m = {"cpu": cpu, "cores": cores, "loadavg_1min": round(os.getloadavg()[0], 2), "torch": torch.__version__,
-         "python": platform.python_version(), "gpu": None}
-    if torch.cuda.is_available():
-        m["gpu"] = torch.cuda.get_device_name()
-        m["cuda"] = torch.version.cuda
-    try:
-        import captum
-
-        m["captum"] = captum.__version__
-    except ImportError:
-        pass
-    return m
+    return machine_of(modules=("captum",))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+_sync = sync
 
 
 def page_like(n: int, size: int, seed: int = 0) -> torch.Tensor:
@@ -193,13 +171,7 @@ def main(argv=None) -> int:
     res["ig_single"] = {"best_s": min(secs), "median_s": statistics.median(secs), "all_s": secs,
                         "internal_batch": args.ig_internal_batch or max(1, min(64, args.steps))}
     print(f"  best {min(secs):.2f} s", file=sys.stderr)
-    res["loadavg_end"] = round(os.getloadavg()[0], 2)
-    text = report(res)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return finish(res, report(res), args.json)
 
 
 if __name__ == "__main__":

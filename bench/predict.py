@@ -30,7 +30,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -47,6 +46,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
+from bench.common import machine as machine_of  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -67,30 +67,7 @@ _ROTATE = re.compile(r"Rotate:\s*(\d+)")
 
 # --------------------------------------------------------------------------- machine
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    m = {"cpu": cpu, "cores": cores, "loadavg_1min": round(os.getloadavg()[0], 2),
-         "python": platform.python_version(), "gpu": None}
-    try:
-        import torch
-
-        m["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            m["gpu"] = torch.cuda.get_device_name()
-    except ImportError:
-        pass
-    if shutil.which("tesseract"):
-        p = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
-        out = (p.stdout or p.stderr).strip().splitlines()
-        m["tesseract"] = out[0].split()[-1] if out else "?"
-    return m
+    return machine_of(tools=("tesseract",))
 
 
 # --------------------------------------------------------------------------- the labelled folder

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import sys
@@ -48,6 +47,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
+from bench.common import finish, machine as machine_of, sync  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -56,32 +56,10 @@ import torch.nn.functional as F  # noqa: E402
 
 # --------------------------------------------------------------------------- machine
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    m = {"cpu": cpu, "cores": cores, "loadavg_1min": round(os.getloadavg()[0], 2), "torch": torch.__version__,
-         "python": platform.python_version(), "gpu": None}
-    if torch.cuda.is_available():
-        m["gpu"] = torch.cuda.get_device_name()
-        m["cuda"] = torch.version.cuda
-    try:
-        import torchvision
-
-        m["torchvision"] = torchvision.__version__
-    except ImportError:
-        pass
-    return m
+    return machine_of(modules=("torchvision",))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+_sync = sync
 
 
 # --------------------------------------------------------------------------- data
@@ -405,13 +383,7 @@ def main(argv=None) -> int:
         res["notes"].append(f"{res['device_name']}, 224 px, bf16: ours {r224['images_per_s']:,.0f} images/s "
                             "end to end, "
                             f"{rr['images_per_s']:,.0f} images/s device-resident (target >= 5,000 on an H100)")
-    res["loadavg_end"] = round(os.getloadavg()[0], 2)
-    text = report(res)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return finish(res, report(res), args.json)
 
 
 if __name__ == "__main__":

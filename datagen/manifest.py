@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .contract import sha256_of
+
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 SPLITS = ("train", "val", "test")
 DEFAULT_MANIFEST_NAME = "debian-docs.toml"
@@ -70,11 +72,8 @@ class Manifest:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """sha256 hex digest of a file (streamed)."""
+    return sha256_of(path)
 
 
 def parse_pages(spec: str | None, n_pages: int) -> list[int]:

@@ -1,0 +1,83 @@
+"""What the benchmarks share: the machine description, CUDA sync, the JSON write."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _tool_version(cmd: list[str]) -> str | None:
+    if not shutil.which(cmd[0]):
+        return None
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out = ((p.stdout or "") + (p.stderr or "")).strip().splitlines()
+    return out[0].split()[-1] if out else "?"
+
+
+def machine(modules: tuple[str, ...] = (), tools: tuple[str, ...] = ()) -> dict:
+    """CPU model, cores, load, Python, torch (threads, GPU, CUDA) and the versions of ``modules``
+    (import names) and ``tools`` (``pdftoppm``, ``tesseract``) that are present."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    m = {"cpu": _cpu_model(), "cores": cores, "loadavg_1min": round(os.getloadavg()[0], 2),
+         "python": platform.python_version(), "gpu": None}
+    try:
+        import torch
+
+        m.update(torch=str(torch.__version__), torch_threads=torch.get_num_threads())
+        if torch.cuda.is_available():
+            m.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda)
+    except ImportError:
+        pass
+    for name in modules:
+        try:
+            mod = __import__(name)
+        except ImportError:
+            continue
+        if name == "pypdfium2":  # the pdfium build, not the wrapper's version
+            m["pdfium"] = str(getattr(getattr(mod, "version", None), "PDFIUM_INFO", None) and mod.version.PDFIUM_INFO.build)
+        else:
+            m[name] = str(getattr(mod, "__version__", "?"))
+    versions = {"pdftoppm": (["pdftoppm", "-v"], "poppler"), "tesseract": (["tesseract", "--version"], "tesseract")}
+    for tool in tools:
+        cmd, key = versions[tool]
+        v = _tool_version(cmd)
+        if v is not None:
+            m[key] = v
+    return m
+
+
+def sync(device) -> None:
+    """Wait for the GPU before reading a clock."""
+    if getattr(device, "type", device) == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def write_json(path: str | os.PathLike, res: dict) -> None:
+    Path(path).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def finish(res: dict, text: str, json_path: str | None) -> int:
+    """Print the report and write the JSON: how every benchmark ends."""
+    import sys
+
+    res["loadavg_end"] = round(os.getloadavg()[0], 2)
+    print(text)
+    if json_path:
+        write_json(json_path, res)
+        print(f"wrote {json_path}", file=sys.stderr)
+    return 0
