@@ -71,12 +71,13 @@ def write_json(path: str | os.PathLike, res: dict) -> None:
     Path(path).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def finish(res: dict, text: str, json_path: str | None) -> int:
-    """Print the report and write the JSON: how every benchmark ends."""
+def finish(res: dict, report, json_path: str | None) -> int:
+    """Record the load at the end, print ``report(res)`` and write the JSON: how every
+    benchmark ends."""
     import sys
 
     res["loadavg_end"] = round(os.getloadavg()[0], 2)
-    print(text)
+    print(report(res))
     if json_path:
         write_json(json_path, res)
         print(f"wrote {json_path}", file=sys.stderr)

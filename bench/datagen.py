@@ -357,7 +357,7 @@ def main(argv=None) -> int:
         print(f"rotation stage on {device} ...", file=sys.stderr)
         res["rotation"] = run_rotation(args, device)
 
-    return finish(res, report(res), args.json)
+    return finish(res, report, args.json)
 
 
 if __name__ == "__main__":

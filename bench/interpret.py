@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     res["ig_single"] = {"best_s": min(secs), "median_s": statistics.median(secs), "all_s": secs,
                         "internal_batch": args.ig_internal_batch or max(1, min(64, args.steps))}
     print(f"  best {min(secs):.2f} s", file=sys.stderr)
-    return finish(res, report(res), args.json)
+    return finish(res, report, args.json)
 
 
 if __name__ == "__main__":

@@ -383,7 +383,7 @@ def main(argv=None) -> int:
         res["notes"].append(f"{res['device_name']}, 224 px, bf16: ours {r224['images_per_s']:,.0f} images/s "
                             "end to end, "
                             f"{rr['images_per_s']:,.0f} images/s device-resident (target >= 5,000 on an H100)")
-    return finish(res, report(res), args.json)
+    return finish(res, report, args.json)
 
 
 if __name__ == "__main__":

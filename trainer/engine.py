@@ -191,7 +191,9 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         scheduler.load_state_dict(ck["scheduler"])
         state.update(epoch=ck["epoch"], step=ck["step"], best_val_acc=ck["metrics"]["best_val_acc"],
                      history=list(ck["metrics"]["history"]))
-        if main_proc:
+        if main_proc and state["epoch"] >= cfg.epochs:
+            log(f"{variant.name}: already trained for {state['epoch']} epochs; nothing to resume")
+        elif main_proc:
             log(f"resuming {variant.name} after epoch {state['epoch']} (step {state['step']})")
     elif main_proc:  # a fresh run: nothing of an earlier run in this folder may pass for this one's
         for name in ("metrics.jsonl", "model.pt", "last.pt", "summary.json", "curves.png", "confusion.png"):
