@@ -31,7 +31,7 @@ install:
 		|| $(PYTHON) -m pip install -q -e ".[test]"
 
 test: install
-	$(PYTHON) -m pytest -q tests
+	$(PYTHON) -m pytest tests
 
 demo: install
 	@date +"demo started %T"
