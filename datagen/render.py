@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -321,6 +320,3 @@ class RenderPool:
 def default_workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
-
-def resolve(path: str | os.PathLike) -> str:
-    return str(Path(path).resolve())

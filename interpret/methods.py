@@ -22,7 +22,6 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from trainer.models import last_conv_block
 
@@ -154,9 +153,3 @@ def attribute(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, met
         model.train(was_training)
     return torch.cat(outs) if outs else torch.zeros(0, *images.shape[-2:])
 
-
-def smooth(relevance: torch.Tensor, k: int = 0) -> torch.Tensor:
-    """Optional box smoothing for display ((B, H, W) -> (B, H, W))."""
-    if k <= 1:
-        return relevance
-    return F.avg_pool2d(relevance[:, None], k, stride=1, padding=k // 2, count_include_pad=False)[:, 0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,6 +424,3 @@ def describe(data: EvalData) -> str:
         return f"{data.source} [{data.split}]"
     return data.source
 
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2)
