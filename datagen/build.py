@@ -31,8 +31,8 @@ from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWr
 from .manifest import Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest, parse_pages, \
     sha256_file
 from .preprocess import background_level, fit_page, ink_fraction, letterbox, tensor_to_uint8
-from .render import (DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, RenderError, RenderPool, Task, default_workers,
-                     page_sizes, render_page)
+from .render import (DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, RenderError, RenderPool, Task, cpu_count,
+                     default_workers, page_sizes, render_page)
 from .strategies import draw_skews, get_strategy
 
 DEFAULT_SIZE = 128  # CPU-friendly; the paper profile (GPU) uses 224
@@ -214,9 +214,6 @@ def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]
 
 
 # --------------------------------------------------------------------------- workers
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
 
 class _Handler:
     """Render-worker job: page sizes for ``info`` tasks; a rendered, blank-checked page fitted
@@ -375,7 +372,7 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     used = {d.id: 0 for d in mine}
     threads = torch.get_num_threads()
     if device.type == "cpu":  # the render workers own the other cores; oversubscription halves throughput
-        torch.set_num_threads(max(1, _cpu_count() - cfg.workers))
+        torch.set_num_threads(max(1, cpu_count() - cfg.workers))
     try:
         with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout) as pool:
             infos = pool.imap(Task("info", d.path) for d in mine)

@@ -317,6 +317,11 @@ class RenderPool:
                     pending -= 1
 
 
+def cpu_count() -> int:
+    """Cores this process may use (its affinity mask), not the machine's total."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def default_workers() -> int:
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(8, cpu_count()))
 
