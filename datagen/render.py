@@ -49,6 +49,13 @@ def _file_key(path: str) -> tuple:
     return (path, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def close_documents() -> None:
+    """Close the cached pdfium document, if any (the cache holds one at a time)."""
+    for doc in list(_PDFIUM_CACHE.values()):
+        doc.close()
+    _PDFIUM_CACHE.clear()
+
+
 def _pdfium_doc(path: str):
     """The open document for ``path`` (one cached at a time, keyed on the file's identity so a
     file replaced at the same path is reopened)."""
@@ -57,9 +64,7 @@ def _pdfium_doc(path: str):
     key = _file_key(path)
     doc = _PDFIUM_CACHE.get(key)
     if doc is None:
-        for old in list(_PDFIUM_CACHE.values()):
-            old.close()
-        _PDFIUM_CACHE.clear()
+        close_documents()
         check_pdf_header(path)
         try:
             doc = pdfium.PdfDocument(path)

@@ -288,3 +288,13 @@ def tiny_models(tiny_fit) -> dict[str, Path]:
     """``variant name -> model.pt`` of the session's tiny runs."""
     _, runs = tiny_fit
     return {name: runs / name / "model.pt" for name in ("exact", "kornia-zeros")}
+
+
+@pytest.fixture
+def close_cached_pdfium_documents():
+    """For tests that render in the test process: close what pdfium cached, so that render
+    workers forked by later tests start clean."""
+    yield
+    from datagen.render import close_documents
+
+    close_documents()

@@ -19,16 +19,8 @@ FAST = ["--size", "48", "--dpi", "50", "--device", "cpu", "-q"]
 KEY_RE = re.compile(r"^(?P<doc>[a-z0-9][a-z0-9_-]*)-p(?P<page>\d+)-r(?P<angle>0|90|180|270)$")
 
 
-@pytest.fixture(autouse=True)
-def _close_cached_pdfium_documents():
-    """Tests here render in the test process; close what pdfium cached so that render workers
-    forked by later tests start clean."""
-    yield
-    from datagen import render
-
-    for doc in list(render._PDFIUM_CACHE.values()):
-        doc.close()
-    render._PDFIUM_CACHE.clear()
+# these tests render in the test process: close what pdfium cached afterwards (conftest)
+pytestmark = pytest.mark.usefixtures("close_cached_pdfium_documents")
 
 
 def sha(path: Path) -> str:

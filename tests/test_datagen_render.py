@@ -11,16 +11,8 @@ from PIL import Image
 from datagen.render import RenderError, RenderPool, Task, page_sizes, render_page
 
 
-@pytest.fixture(autouse=True)
-def _close_cached_pdfium_documents():
-    """Tests here render in the test process; close what pdfium cached so that render workers
-    forked by later tests start clean."""
-    yield
-    from datagen import render
-
-    for doc in list(render._PDFIUM_CACHE.values()):
-        doc.close()
-    render._PDFIUM_CACHE.clear()
+# these tests render in the test process: close what pdfium cached afterwards (conftest)
+pytestmark = pytest.mark.usefixtures("close_cached_pdfium_documents")
 
 
 @pytest.mark.parametrize("renderer", ["pdfium", "poppler"])

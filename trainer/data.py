@@ -192,11 +192,6 @@ class EvalData:
             self._cache = list(self.batches(256))
         return self
 
-    def __len__(self) -> int:
-        if self.kind == "variant":
-            return self.variant.count(self.split)
-        return sum(len(b.keys) for b in self.batches(256)) if self._cache is None else sum(len(b.keys) for b in self._cache)
-
     # -- variant
     def _variant_batches(self, bs: int) -> Iterator[Batch]:
         buf: list[dict] = []
