@@ -1,4 +1,5 @@
-"""``--augment scan`` (trainer/augment.py): label-independent, and geometric steps fill with paper."""
+"""``--augment`` (trainer/augment.py): label-independent; scan geometry fills with paper; bars land on
+every side equally often."""
 from __future__ import annotations
 
 import inspect
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from datagen.preprocess import pil_to_tensor, to_model_input
-from trainer.augment import AUGMENTS, ScanAugment, make_augment
+from trainer.augment import AUGMENTS, BarAugment, ScanAugment, make_augment
 
 
 def _page(text_page, paper=255, margin=None):
@@ -85,7 +86,59 @@ def test_output_stays_in_range_and_rejects_bad_shapes(text_page):
 
 
 def test_make_augment_registry():
-    assert AUGMENTS == ("none", "scan")
+    assert AUGMENTS == ("none", "scan", "bars", "scan+bars")
     assert make_augment("none") is None and isinstance(make_augment("scan"), ScanAugment)
-    with pytest.raises(ValueError, match="none, scan"):
+    assert isinstance(make_augment("bars"), BarAugment)
+    both = make_augment("scan+bars")
+    assert [type(m) for m in both] == [BarAugment, ScanAugment]
+    with pytest.raises(ValueError, match="none, scan, bars, scan\\+bars"):
         make_augment("rotate")
+
+
+def test_bars_take_images_only_and_every_class_gets_the_same_bars(text_page):
+    """The scan test's rule, for bars: the same page at all four angles, turned back after the
+    augmentation, has the same mean image per class within sampling noise."""
+    assert list(inspect.signature(BarAugment.forward).parameters) == ["self", "x"]
+    torch.manual_seed(0)
+    page = _page(text_page)
+    n = 512
+    batch = torch.cat([torch.rot90(page, k=-c, dims=(-2, -1)).expand(n, 1, 32, 32) for c in range(4)])  # (4n, 1, 32, 32)
+    out = BarAugment()(batch)
+    means = [torch.rot90(out[c * n:(c + 1) * n], k=c, dims=(-2, -1)).mean(0) for c in range(4)]
+    spread = max((m - means[0]).abs().max().item() for m in means[1:])
+    assert spread < 0.1, spread
+    assert (means[0] - page[0]).abs().max() > 2 * spread  # the bars are a real effect on the mean
+
+
+def test_bars_are_flat_full_length_bands_on_every_side():
+    torch.manual_seed(1)
+    x = torch.ones(400, 1, 24, 32)
+    out = BarAugment(p=1.0, p_pair=0.0, offset=(0.0, 0.0))(x)
+    sides = {"top": 0, "bottom": 0, "left": 0, "right": 0}
+    for img in out[:, 0]:
+        dark = img < 1
+        rows, cols = dark.all(1), dark.all(0)
+        assert dark.any()
+        assert img[dark].unique().numel() == 1  # one flat grey level
+        if rows.any():  # a horizontal band of whole rows, touching the top or the bottom edge
+            assert dark.sum() == rows.sum() * 32
+            sides["top" if rows[0] else "bottom"] += 1
+            assert rows[0] or rows[-1]
+        else:
+            assert cols.any() and dark.sum() == cols.sum() * 24
+            sides["left" if cols[0] else "right"] += 1
+            assert cols[0] or cols[-1]
+    assert min(sides.values()) > 60, sides  # 100 expected per side
+
+
+def test_bars_pair_on_opposite_sides_and_reject_bad_input():
+    torch.manual_seed(2)
+    out = BarAugment(p=1.0, p_pair=1.0, offset=(0.0, 0.0), thickness=(0.1, 0.1))(torch.ones(50, 1, 20, 20))
+    for img in out[:, 0]:
+        dark = img < 1
+        assert (dark[0].all() and dark[-1].all()) or (dark[:, 0].all() and dark[:, -1].all())
+    assert BarAugment(p=0.0)(torch.ones(4, 1, 8, 8)).eq(1).all()
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        BarAugment()(torch.ones(2, 3, 8, 8))
+    with pytest.raises(ValueError, match="thickness"):
+        BarAugment(thickness=(0.5, 0.2))

@@ -201,12 +201,13 @@ def test_resume_refuses_a_run_of_another_dataset_build(trainer_cli, tiny_fit, ti
 
 
 # --------------------------------------------------------------------------- options
-def test_fit_with_scan_augment_runs(trainer_cli, tiny_shards, tmp_path):
-    out = tmp_path / "scan"
+@pytest.mark.parametrize("augment", ["scan", "scan+bars"])
+def test_fit_with_augment_runs(trainer_cli, tiny_shards, tmp_path, augment):
+    out = tmp_path / "aug"
     fit_ok(trainer_cli, "fit", tiny_shards / "exact", "--out", out, "--epochs", "1", "--max-steps", "2",
-           "--augment", "scan")
+           "--augment", augment)
     ck = torch.load(out / "model.pt", weights_only=True)
-    assert ck["config"]["augment"] == "scan" and ck["step"] == 2
+    assert ck["config"]["augment"] == augment and ck["step"] == 2
 
 
 def test_fit_other_arch_mobilenet_and_eval_loads_it(trainer_cli, tiny_shards, tmp_path):

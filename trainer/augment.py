@@ -1,7 +1,15 @@
-"""``--augment scan``: label-independent, scan-like degradations, batched on the device (kornia).
+"""``--augment``: label-independent augmentations, batched on the device.
 
-So that a model trained on born-digital renders holds up on scans.  Two rules keep it from
-adding a shortcut of its own:
+* ``scan``: scan-like degradations (kornia), so that a model trained on born-digital renders
+  holds up on scans.
+* ``bars``: dark title/footer bars painted on a random side of the page, so that "a dark bar at
+  the top" stops meaning "upright".  Slide themes put their dark bar at the top far more often
+  than at the bottom, and a model that cannot read 2-px text learns that layout habit instead of
+  the text (it then reads bottom-bar decks upside down).  The bars are drawn the same way for
+  every class, so the bar's side carries no information about the label.
+* ``scan+bars``: both (bars first).
+
+Two rules keep an augmentation from adding a shortcut of its own:
 * it never sees the labels: every sample draws its parameters from the same distribution,
   whatever its class (``ScanAugment.forward`` takes images only);
 * geometric steps fill with the page's own paper level, never with zeros: they warp
@@ -16,7 +24,7 @@ from kornia.morphology import dilation, erosion
 
 from datagen.preprocess import background_level
 
-AUGMENTS = ("none", "scan")
+AUGMENTS = ("none", "scan", "bars", "scan+bars")
 
 
 class ScanAugment(nn.Module):
@@ -60,7 +68,68 @@ class ScanAugment(nn.Module):
         return x.clamp(0, 1)
 
 
+class BarAugment(nn.Module):
+    """Label-blind header/footer bars for ``(B, 1, H, W)`` pages in [0, 1].
+
+    With probability ``p`` a sample gets a flat bar parallel to one side, the side drawn uniformly
+    from top/right/bottom/left whatever the sample's class; with probability ``p_pair`` it also
+    gets a second bar on the opposite side (a header and a footer).  Each bar starts ``offset``
+    (a share of the side, so it can sit on the edge of a letterboxed slide rather than of the
+    square) from its edge, is ``thickness`` thick and has grey ``level`` (0 = black).
+
+    Convention: the bar is painted in the image as given (no turn); sides are those of the
+    displayed image.
+
+    >>> BarAugment(p=1.0)(torch.ones(2, 1, 32, 32)).shape
+    torch.Size([2, 1, 32, 32])
+    """
+
+    def __init__(self, p: float = 0.5, p_pair: float = 0.5, thickness=(0.01, 0.14), offset=(0.0, 0.25),
+                 level=(0.0, 0.8)):
+        super().__init__()
+        for name, (lo, hi) in (("thickness", thickness), ("offset", offset), ("level", level)):
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"BarAugment {name} must be 0 <= low <= high <= 1, got {(lo, hi)}")
+        self.p, self.p_pair = p, p_pair
+        self.thickness, self.offset, self.level = thickness, offset, level
+
+    @staticmethod
+    def _uniform(lo_hi, n, device):
+        lo, hi = lo_hi
+        return lo + (hi - lo) * torch.rand(n, device=device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 1, H, W)
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"BarAugment expects (B, 1, H, W), got {tuple(x.shape)}")
+        b, _, h, w = x.shape
+        dev = x.device
+        ys = torch.arange(h, device=dev, dtype=torch.float32).view(1, h, 1)  # (1, H, 1)
+        xs = torch.arange(w, device=dev, dtype=torch.float32).view(1, 1, w)  # (1, 1, W)
+        active = torch.rand(b, device=dev) < self.p
+        side = torch.randint(0, 4, (b,), device=dev)
+        out = x
+        for second in (False, True):
+            if second:
+                active = active & (torch.rand(b, device=dev) < self.p_pair)
+                side = (side + 2) % 4  # the opposite side
+            s = side.view(b, 1, 1)
+            span = torch.where(s % 2 == 0, float(h), float(w))  # (B, 1, 1): extent across the bar
+            dist = torch.where(s == 0, ys, torch.where(s == 1, w - 1 - xs, torch.where(s == 2, h - 1 - ys, xs)))  # (B, H, W)
+            start = self._uniform(self.offset, b, dev).view(b, 1, 1) * span
+            thick = (self._uniform(self.thickness, b, dev).view(b, 1, 1) * span).clamp(min=1.0)
+            inside = (dist >= start.floor()) & (dist < (start + thick).floor().clamp(min=start.floor() + 1))
+            inside = inside & active.view(b, 1, 1)
+            level = self._uniform(self.level, b, dev).view(b, 1, 1, 1).to(x.dtype)
+            out = torch.where(inside.unsqueeze(1), level, out)  # (B, 1, H, W)
+        return out
+
+
 def make_augment(name: str) -> nn.Module | None:
+    """The augmentation named on the command line (``none`` gives None)."""
     if name not in AUGMENTS:
         raise ValueError(f"unknown augment {name!r}; choose one of: {', '.join(AUGMENTS)}")
-    return ScanAugment() if name == "scan" else None
+    if name == "none":
+        return None
+    parts = {"scan": ScanAugment, "bars": BarAugment}
+    mods = [parts[p]() for p in ("bars", "scan") if p in name.split("+")]
+    return mods[0] if len(mods) == 1 else nn.Sequential(*mods)
