@@ -1,6 +1,8 @@
-"""What the benchmarks share: the machine description, CUDA sync, the JSON write."""
+"""What the benchmarks share: the machine description, CUDA sync, the command line, the notes
+footer of a report, the JSON write."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -65,6 +67,18 @@ def sync(device) -> None:
         import torch
 
         torch.cuda.synchronize(device)
+
+
+def arg_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's parser: its module docstring's first paragraph as the description, with
+    defaults shown in ``--help``."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def note_lines(res: dict) -> list[str]:
+    """The report's notes (``res["notes"]``) as Markdown list items."""
+    return [f"- {n}" for n in res.get("notes", [])]
 
 
 def write_json(path: str | os.PathLike, res: dict) -> None:

@@ -18,7 +18,6 @@ lent GPU machine.  Run from the repository root: ``python bench/datagen.py``.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import shutil
 import sys
@@ -34,7 +33,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
-from bench.common import finish, machine as machine_of, sync  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -254,8 +253,7 @@ def report(res: dict) -> str:
                 tot = sum(st.values())
                 lines.append("- naive stages: " + ", ".join(f"{k} {v:.1f} s ({100 * v / tot:.0f} %)"
                                                             for k, v in st.items()) + ".")
-        if res.get("notes"):
-            lines += [f"- {n}" for n in res["notes"]]
+        lines += note_lines(res)
         lines.append("")
     rot = res.get("rotation")
     if rot:
@@ -279,8 +277,7 @@ def report(res: dict) -> str:
 
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("--pages", type=int, default=8, help="pages per document (BuildConfig.max_pages_per_doc)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON here")

@@ -17,7 +17,6 @@ No data, no network.  Run from the repository root: ``python bench/interpret.py`
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -31,7 +30,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
-from bench.common import finish, machine as machine_of, sync  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, sync  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -97,8 +96,7 @@ def report(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("--model", metavar="MODEL", help="trainer checkpoint (default: ResNet18, random weights)")
     ap.add_argument("--size", type=int, default=224, help="input side (pixels)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -26,7 +26,6 @@ Run from the repository root: ``python bench/predict.py`` (needs ``runs/exact/mo
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -46,7 +45,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
-from bench.common import machine as machine_of  # noqa: E402
+from bench.common import arg_parser, machine as machine_of, note_lines  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -343,17 +342,13 @@ def report(res: dict) -> str:
             pd = (r["subset"] if r["kind"] == "ours" else r)["per_doc"]
             lines.append(f"| {r['method']} | "
                          + " | ".join(f"{100 * pd[d]['accuracy']:.0f} %" for d in docs) + " |")
-    lines.append("")
-    for n in res.get("notes", []):
-        lines.append(f"- {n}")
-    lines.append("")
+    lines += ["", *note_lines(res), ""]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("--variant", default="shards/exact", help="dataset variant whose TEST documents are used")
     ap.add_argument("--model", default="runs/exact/model.pt", help="trainer checkpoint")
     ap.add_argument("--pages", type=int, default=120, help="cap on upright pages (x 4 angles)")

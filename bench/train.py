@@ -32,7 +32,6 @@ writes the same figures.  No network needed.  Run from the repository root:
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import platform
@@ -47,7 +46,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
-from bench.common import finish, machine as machine_of, sync  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -281,17 +280,13 @@ def report(res: dict) -> str:
         lines.append(f"| {r['name']} | {r['size']} | {r['batch']} | {r['steps']} | {r['images']} | "
                      f"{r['wall_s']:.2f} | {r['images_per_s']:,.1f} | {ratio} | "
                      + " / ".join(f"{v:,.1f}" for v in r["round_images_per_s"]) + " |")
-    lines.append("")
-    for n in res.get("notes", []):
-        lines.append(f"- {n}")
-    lines.append("")
+    lines += ["", *note_lines(res), ""]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("variant", metavar="VARIANT_DIR", help="a dataset variant folder (its train split is used)")
     ap.add_argument("--size", type=int, default=0, help="input side (0 = the variant's own)")
     ap.add_argument("--batch-size", type=int, default=0, 
