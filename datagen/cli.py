@@ -48,7 +48,7 @@ def _part(ctx, param, value):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="docorient")
+@click.version_option(package_name="docorient-toolkit")
 def main():
     """Generate orientation datasets from PDFs: render, rotate by a strategy, write shards."""
 

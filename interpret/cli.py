@@ -35,7 +35,7 @@ steps_opt = click.option("--ig-steps", default=32, show_default=True, type=click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="docorient")
+@click.version_option(package_name="docorient-toolkit")
 def main():
     """Audit orientation models: attribution maps, artifact attention, shortcut tests, comparisons."""
 

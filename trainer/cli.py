@@ -16,7 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="docorient")
+@click.version_option(package_name="docorient-toolkit")
 def main():
     """Train, evaluate and apply orientation classifiers (ResNet18 and peers)."""
 
