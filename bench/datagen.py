@@ -81,7 +81,8 @@ def count_batch_time(acc: dict):
 
 
 def run_build(sources: list[str], out: Path, args, renderer: str) -> dict:
-    from datagen.build import SPLITS, BuildConfig, build, resolve_device
+    from datagen.build import SPLITS, BuildConfig, build
+    from datagen.devices import resolve_device
 
     cfg = BuildConfig(rotation=args.rotation, size=args.size, dpi=args.dpi, skew=args.skew, device=args.device,
                       renderer=renderer, max_pages_per_doc=args.pages)
@@ -297,7 +298,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
 
     try:
-        from datagen.build import resolve_device, resolve_sources
+        from datagen.build import resolve_sources
+        from datagen.devices import resolve_device
         from datagen.strategies import get_strategy
 
         device = resolve_device(args.device)

@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        from datagen.build import resolve_device
+        from datagen.devices import resolve_device
         from interpret.methods import attribute, get_method
         from trainer.models import build_model, load_model
 

@@ -312,7 +312,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     try:
-        from datagen.build import resolve_device
+        from datagen.devices import resolve_device
         from datagen.contract import load_variant
         from trainer.engine import FitConfig
         from trainer.models import ARCHS

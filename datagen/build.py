@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -28,17 +29,17 @@ import torch
 from . import __version__
 from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWriter, angle_to_class, encode_png,
                        sample_key, write_json_atomic)
-from .manifest import Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest, parse_pages, \
-    sha256_file
-from .preprocess import background_level, fit_page, ink_fraction, letterbox, tensor_to_uint8
-from .render import (DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, RenderError, RenderPool, Task, cpu_count,
-                     default_workers, page_sizes, render_page)
+from .manifest import (Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest,
+                       reserved_documents, sha256_file)
+from .devices import resolve_device
+from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, Source, source as page_source
+from .preprocess import letterbox, page_box, tensor_to_uint8
+from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, cpu_count, default_workers
 from .strategies import draw_skews, get_strategy
 
 DEFAULT_SIZE = 128  # CPU-friendly; the paper profile (GPU) uses 224
 DEFAULT_DPI = 100.0
 DEFAULT_SPLIT = (0.8, 0.1, 0.1)
-BLANK_INK = 0.001  # pages with less than 0.1 % ink pixels carry no orientation
 
 
 class BuildError(RuntimeError):
@@ -69,9 +70,13 @@ class BuildConfig:
         get_strategy(self.rotation)
         if self.size < 16:
             raise ValueError(f"size must be >= 16 pixels, got {self.size}")
-        if self.dpi <= 0:
-            raise ValueError(f"dpi must be > 0, got {self.dpi}")
-        if not 0 <= self.skew <= 45:
+        if not (math.isfinite(self.dpi) and 10 <= self.dpi <= 1200):
+            raise ValueError(f"dpi must be a number between 10 and 1200, got {self.dpi}")
+        if not (math.isfinite(self.render_timeout) and self.render_timeout > 0):
+            raise ValueError(f"render timeout must be a finite number of seconds > 0, got {self.render_timeout}")
+        if self.max_pixels < 1 or self.shard_size < 1 or self.batch_size < 1:
+            raise ValueError("max-pixels, shard-size and batch-size must be >= 1")
+        if not (math.isfinite(self.skew) and 0 <= self.skew <= 45):
             raise ValueError(f"skew must be between 0 and 45 degrees, got {self.skew}")
         if not self.angles or any(a not in ANGLES for a in self.angles) or len(set(self.angles)) != len(self.angles):
             raise ValueError(f"angles must be distinct values among {ANGLES}, got {self.angles}")
@@ -87,22 +92,9 @@ class BuildConfig:
 
 
 def check_split(fr) -> tuple[float, float, float]:
-    if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-3:
+    if len(fr) != 3 or any(not math.isfinite(f) or f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-3:
         raise ValueError(f"split must be three non-negative fractions TRAIN,VAL,TEST summing to 1, got {fr}")
     return tuple(float(f) for f in fr)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` = cuda when available, else cpu; ``cuda`` without a GPU is an error, never a fallback."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
-        return torch.device(name)
-    raise ValueError(f"unknown device {name!r}; choose one of: auto, cpu, cuda")
 
 
 # --------------------------------------------------------------------------- sources
@@ -116,6 +108,13 @@ class SourceDoc:
     license: str | None = None
     origin: str | None = None
     extra: dict = field(default_factory=dict)
+    rotation: int | dict = 0
+    kind: str | None = None
+    script: str | None = None
+
+    def to_source(self, limit: int | None = None) -> Source:
+        return page_source(self.path, doc=self.id, spec=self.pages, limit=limit, rotation=self.rotation,
+                           kind=self.kind, script=self.script)
 
 
 def _slug(name: str) -> str:
@@ -124,26 +123,21 @@ def _slug(name: str) -> str:
 
 
 def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
-                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> list[SourceDoc]:
+                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+                       local_root: str | os.PathLike | None = None) -> list[SourceDoc]:
+    """The documents of ``manifest``, fetched (and verified) into ``dest`` first."""
     dest = Path(dest) if dest else default_dest(manifest)
-    rep = fetch(manifest, dest, log=log)
+    rep = fetch(manifest, dest, log=log, local_root=local_root)
     if rep.fetched:
         log(f"corpus {manifest.name}: fetched {len(rep.fetched)}, already present {len(rep.present)} -> {dest}")
-    out = []
-    for d in manifest.documents:
-        src = d.source
-        origin = f"deb:{src['deb']}={src['version']}:{src['path']}" if "deb" in src else f"file:{src['path']}"
-        out.append(SourceDoc(d.id, str((dest / f"{d.id}.pdf").resolve()), d.sha256, d.pages, d.split, d.license,
-                             origin, d.extra))
-    return out
+    return [SourceDoc(d.id, str((dest / d.filename).resolve()), d.sha256, d.pages, d.split, d.license, d.origin,
+                      d.extra, d.rotation, d.kind, d.script) for d in manifest.documents]
 
 
 def resolve_sources(sources: list[str], log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
                     ) -> list[SourceDoc]:
-    """PDF files, folders of PDFs (recursive) and manifest files -> documents with unique ids.
-
-    No sources = the default manifest (fetched into the cache first if needed).
-    """
+    """PDF and image files, folders of them (recursive) and manifest files -> documents with
+    unique ids.  No sources = the default manifest (fetched into the cache first if needed)."""
     if not sources:
         return docs_from_manifest(load_manifest(default_manifest_path()), log=log)
     docs: list[SourceDoc] = []
@@ -153,14 +147,16 @@ def resolve_sources(sources: list[str], log: Callable[[str], None] = lambda s: p
         if not p.exists():
             raise ValueError(f"{p}: no such file or folder")
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() == ".pdf")
+            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in PAGE_EXTS)
             if not found:
-                raise ValueError(f"{p}: folder holds no .pdf files")
+                raise ValueError(f"{p}: folder holds no PDF or image files")
             loose.extend(found)
         elif p.suffix.lower() == ".toml":
             docs.extend(docs_from_manifest(load_manifest(p), log=log))
-        else:
+        elif p.suffix.lower() in PAGE_EXTS:
             loose.append(p)
+        else:
+            raise ValueError(f"{p}: not a PDF, an image or a .toml manifest")
     taken = {d.id for d in docs}
     seen_paths = set()
     for p in loose:
@@ -181,15 +177,37 @@ def resolve_sources(sources: list[str], log: Callable[[str], None] = lambda s: p
     return docs
 
 
+def refuse_reserved(docs: list[SourceDoc]) -> None:
+    """No page kept for evaluation (a built-in ``purpose = "eval"`` manifest) may enter a split:
+    ValueError naming the file and the manifest entry it matches, by sha256."""
+    reserved = reserved_documents()
+    for d in docs:
+        if d.sha256 in reserved:
+            raise ValueError(f"{d.path}: is {reserved[d.sha256]}, a page kept for evaluation only; it must not "
+                             "enter a training split (remove it from the sources)")
+
+
 def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]:
     """Documents -> split, deterministically, in the given proportions (rounded).
 
     Forced splits (from a manifest) are kept and count toward their split.  The rest are ordered
     by a hash of (seed, id) and dealt out: test first, then val, then train.  Every split with a
-    non-zero fraction gets at least one document when there are enough documents.
+    non-zero fraction gets at least one document when there are enough documents.  Documents
+    with the same content (sha256) are one unit: the same PDF under two names can never fall on
+    both sides of a split.
     """
     fr = dict(zip(SPLITS, check_split(fractions)))
-    n = len(docs)
+    units: dict[str, list[SourceDoc]] = {}
+    for d in docs:
+        units.setdefault(d.sha256, []).append(d)
+    heads = [min(g, key=lambda d: d.id) for g in units.values()]
+    for g in units.values():  # a forced split anywhere in the group binds the group
+        forced = sorted({d.split for d in g if d.split})
+        if len(forced) > 1:
+            raise ValueError(f"{g[0].path}: the same content is forced into splits {' and '.join(forced)} "
+                             f"(documents {', '.join(d.id for d in g)})")
+    forced_of = {min(g, key=lambda d: d.id).id: next((d.split for d in g if d.split), None) for g in units.values()}
+    n = len(heads)
     nonzero = [s for s in SPLITS if fr[s] > 0]
     target = {s: int(round(fr[s] * n)) for s in SPLITS}
     if n >= len(nonzero):
@@ -198,9 +216,10 @@ def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]
     while sum(target.values()) > n:  # rounding overshoot: take from the largest
         big = max(SPLITS, key=lambda s: (target[s], s == "train"))
         target[big] -= 1
-    out = {d.id: d.split for d in docs if d.split}
+    out = {h.id: forced_of[h.id] for h in heads if forced_of[h.id]}
     have = {s: sum(1 for v in out.values() if v == s) for s in SPLITS}
-    free = sorted((d for d in docs if not d.split), key=lambda d: hashlib.sha256(f"{seed}:{d.id}".encode()).hexdigest())
+    free = sorted((h for h in heads if not forced_of[h.id]),
+                  key=lambda d: hashlib.sha256(f"{seed}:{d.id}".encode()).hexdigest())
     rest = max(nonzero, key=lambda s: fr[s])
     i = 0
     for s in ("test", "val"):
@@ -210,31 +229,11 @@ def assign_splits(docs: list[SourceDoc], fractions, seed: int) -> dict[str, str]
         i += need
     for d in free[i:]:
         out[d.id] = "train" if fr["train"] > 0 else rest
+    for g in units.values():
+        head = min(g, key=lambda d: d.id)
+        for d in g:
+            out[d.id] = out[head.id]
     return out
-
-
-# --------------------------------------------------------------------------- workers
-
-class _Handler:
-    """Render-worker job: page sizes for ``info`` tasks; a rendered, blank-checked page fitted
-    to the model input for ``page`` tasks."""
-
-    def __init__(self, cfg: BuildConfig):
-        self.renderer, self.dpi, self.max_pixels, self.size = cfg.renderer, cfg.dpi, cfg.max_pixels, cfg.size
-        self.timeout = cfg.render_timeout
-
-    def __call__(self, task: Task):
-        if task.kind == "info":
-            return page_sizes(task.path, self.renderer, self.timeout)
-        arr = render_page(task.path, task.index, self.dpi, self.renderer, self.max_pixels, size_pts=task.payload,
-                          timeout=self.timeout)
-        ink = ink_fraction(arr)
-        if ink < BLANK_INK:
-            raise RenderError(f"blank page (ink {100 * ink:.3f} % of pixels)")
-        t = torch.from_numpy(arr).float().div_(255.0)[None, None]  # (1, 1, H, W)
-        fitted = fit_page(t, self.size)[0, 0].numpy()  # (h, w) float32
-        # the paper level is measured at full resolution, as to_model_input does on a raw image
-        return {"fitted": fitted, "src": arr.shape, "bg": float(background_level(t)[0])}
 
 
 # --------------------------------------------------------------------------- build
@@ -254,28 +253,65 @@ def _versions() -> dict:
     return v
 
 
+OWNER_MARK = ".datagen-build"  # in OUT: this folder's shard files were written by datagen build
+_SHARD_RE = re.compile(rf"^({'|'.join(SPLITS)})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
+
+
+def _listed_shards(out: Path) -> set[str]:
+    """Shard names that a build record in ``out`` lists (dataset.json and part records)."""
+    names: set[str] = set()
+    for f in [out / DATASET_JSON, *out.glob("dataset-part*.json")]:
+        try:
+            rec = json.loads(f.read_text(encoding="utf-8"))
+            names.update(str(sh["name"]) for sh in rec.get("shards", []))
+        except (OSError, json.JSONDecodeError, TypeError, KeyError, AttributeError):
+            continue
+    return names
+
+
+def claim_out(out: Path) -> None:
+    """Make sure ``out`` holds no shard-named file that this tool did not write, then mark it.
+
+    A folder is ours when it carries :data:`OWNER_MARK` (a build started there) or when its
+    build records list the shard files in it.  A ``train-*.tar`` that nothing accounts for is
+    the user's: refuse rather than delete it.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / OWNER_MARK).exists():
+        return
+    listed = _listed_shards(out)
+    foreign = sorted(f.name for f in out.iterdir() if f.is_file() and _SHARD_RE.match(f.name) and f.name not in listed)
+    if foreign:
+        raise ValueError(f"{out}: holds {foreign[0]}" + (f" and {len(foreign) - 1} more shard-named file(s)"
+                                                          if len(foreign) > 1 else "")
+                         + " that no datagen build record lists; refusing to delete them: move them away or "
+                         "choose another --out")
+    tmp = out / f".{OWNER_MARK}.tmp-{os.getpid()}"
+    tmp.write_text("This folder's shard files are written by datagen build, which may replace them.\n")
+    os.replace(tmp, out / OWNER_MARK)
+
+
 def _clean_out(out: Path, part: tuple[int, int] | None) -> None:
-    """Remove what a previous build of this (part of the) variant left, so stale shards never mix in."""
+    """Remove what a previous build of this (part of the) variant left, so stale shards never mix
+    in.  Only shard files and records of this tool are touched (see :func:`claim_out`)."""
     (out / DATASET_JSON).unlink(missing_ok=True)
     if part:
         # this part's files, any full-build shards, and parts of a different N are all stale
-        splits = "|".join(SPLITS)
-        keep_other = re.compile(rf"^({splits})-part(\d{{2}})of{part[1]:02d}-\d{{6}}\.tar$")
-        pat = re.compile(rf"^({splits})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
+        keep_other = re.compile(rf"^({'|'.join(SPLITS)})-part(\d{{2}})of{part[1]:02d}-\d{{6}}\.tar$")
         for f in out.iterdir():
             m = keep_other.match(f.name)
-            if f.is_file() and pat.match(f.name) and not (m and int(m.group(2)) != part[0]):
+            if f.is_file() and _SHARD_RE.match(f.name) and not (m and int(m.group(2)) != part[0]):
                 f.unlink()
         for f in out.glob("dataset-part*.json"):
             if not f.name.endswith(f"of{part[1]:02d}.json") or f.name == _part_record_name(part):
                 f.unlink()
         return
-    else:
-        pat = re.compile(rf"^({'|'.join(SPLITS)})-.*\.tar({re.escape(TMP_SUFFIX)})?$")
-        for f in out.glob("dataset-part*.json"):
-            f.unlink()
+    for f in out.glob("dataset-part*.json"):
+        f.unlink()
     for f in out.iterdir():
-        if f.is_file() and pat.match(f.name):
+        if f.is_file() and _SHARD_RE.match(f.name):
             f.unlink()
 
 
@@ -300,15 +336,22 @@ class _Writers:
             shards.extend(self.w[s].close())
         return shards
 
+    def abort(self) -> None:
+        for w in self.w.values():  # leave no temporary shard behind on a failure we can catch
+            if w.fileobj is not None:
+                w.fileobj.close()
+                Path(str(w.path) + TMP_SUFFIX).unlink(missing_ok=True)
+
 
 def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, writers: _Writers) -> int:
     """Turn one batch of same-shaped fitted pages by every angle and write the samples."""
     strategy = get_strategy(cfg.rotation)
-    pages = torch.from_numpy(np.stack([it["fitted"] for it in items]))[:, None].to(device)  # (B, 1, h, w)
-    bg = torch.tensor([it["bg"] for it in items], dtype=pages.dtype, device=device)  # (B,) full-res paper level
+    pages = torch.from_numpy(np.stack([it["page"].fitted for it in items]))[:, None].to(device)  # (B, 1, h, w) uint8
+    pages = pages.float().div_(255.0)
+    bg = torch.tensor([it["page"].paper for it in items], dtype=pages.dtype, device=device).div_(255.0)  # (B,)
     n = 0
     for angle in cfg.angles:
-        keys = [sample_key(it["doc"].id, it["page"], angle) for it in items]
+        keys = [sample_key(it["doc"].id, it["page"].index + 1, angle) for it in items]
         skews = draw_skews(keys, cfg.seed, cfg.skew)
         images, masks = strategy(pages, [angle] * len(items), skews, background=bg)  # (B, 1, hc, wc)
         hc, wc = images.shape[-2:]
@@ -319,8 +362,9 @@ def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, wr
         mask8 = masks[:, 0].cpu().numpy().astype(np.uint8) * 255
         shares = mask8.reshape(len(items), -1).mean(axis=1) / 255.0
         for it, key, sk, im, mk, share in zip(items, keys, skews, img8, mask8, shares):
-            meta = {"key": key, "doc_id": it["doc"].id, "page": it["page"], "angle": angle, "skew": sk,
-                    "strategy": cfg.rotation, "source_size": list(it["src"]), "render_dpi": cfg.dpi,
+            pg = it["page"]
+            meta = {"key": key, "doc_id": it["doc"].id, "page": pg.index + 1, "angle": angle, "skew": sk,
+                    "strategy": cfg.rotation, "source_size": list(pg.src_size), "render_dpi": cfg.dpi,
                     "page_box": box, "mask_share": round(float(share), 6), "split": it["split"]}
             sample = {"png": encode_png(im), "mask.png": encode_png(mk), "cls": str(angle_to_class(angle)).encode(),
                       "json": json.dumps(meta, sort_keys=True).encode()}
@@ -333,10 +377,12 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
           log: Callable[[str], None] | None = None, handler=None, force: bool = False) -> dict:
     """Build one dataset variant into ``out``; returns the build record (what dataset.json holds).
 
-    Raises ``ValueError`` for bad options or sources, ``BuildError`` for a ``--strict`` failure.
-    ``handler`` replaces the render job (tests use it to simulate hangs and crashes).  A complete
-    earlier build of the same sources (same sha256s), settings and version is kept as it is
-    (the build is deterministic, so it would come out byte-identical) unless ``force``.
+    Raises ``ValueError`` for bad options or sources, ``BuildError`` for a ``--strict`` failure
+    or a build without a single sample.  ``handler`` replaces the page job of the render workers
+    (tests use it to simulate hangs and crashes).  A complete earlier build of the same sources
+    (same sha256s), settings and version is kept as it is (the build is deterministic, so it
+    would come out byte-identical) unless ``force``.  Splits are dealt among the documents that
+    can be read, so an unreadable file never takes a split's only slot.
     """
     from tqdm import tqdm
 
@@ -344,17 +390,17 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     cfg.validate()
     device = resolve_device(cfg.device)
     t0 = time.time()
-    docs = resolve_sources(list(sources), log=log)
-    splits = assign_splits(docs, cfg.split, cfg.seed)
-    docs = sorted(docs, key=lambda d: d.id)
-    mine = [d for i, d in enumerate(docs) if cfg.part is None or i % cfg.part[1] == cfg.part[0] - 1]
+    docs = sorted(resolve_sources(list(sources), log=log), key=lambda d: d.id)
+    refuse_reserved(docs)
+    mine_ids = {d.id for i, d in enumerate(docs) if cfg.part is None or i % cfg.part[1] == cfg.part[0] - 1}
+    mine = [d for d in docs if d.id in mine_ids]
     out = Path(out)
     if not force and cfg.part is None:
         same = up_to_date(out, cfg, sources, mine)
         if same is not None:
             log(f"{out} is up to date (same sources, settings and version); --force rebuilds it")
             return same
-    out.mkdir(parents=True, exist_ok=True)
+    claim_out(out)
     _clean_out(out, cfg.part)
 
     skipped: list[dict] = []
@@ -373,59 +419,66 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     threads = torch.get_num_threads()
     if device.type == "cpu":  # the render workers own the other cores; oversubscription halves throughput
         torch.set_num_threads(max(1, cpu_count() - cfg.workers))
+    job = handler or PageJob(cfg.size, cfg.dpi, cfg.renderer, cfg.max_pixels, cfg.render_timeout)
     try:
-        with RenderPool(handler or _Handler(cfg), workers=cfg.workers, timeout=cfg.render_timeout) as pool:
-            infos = pool.imap(Task("info", d.path) for d in mine)
-            tasks = []
-            for doc, (task, status, value) in zip(mine, infos):
-                if status != "ok":
-                    doc_info[doc.id] = {"pages_total": 0}
-                    skip(doc, None, value)
+        with PageReader(cfg.size, workers=cfg.workers, timeout=cfg.render_timeout, job=job) as reader:
+            counts = reader.counts([d.to_source() for d in docs])
+            readable = [d for d, c in zip(docs, counts) if not isinstance(c, str)]
+            splits = assign_splits(readable, cfg.split, cfg.seed)
+            todo, todo_counts = [], []
+            for d, c in zip(docs, counts):
+                if d.id not in mine_ids:
                     continue
+                if isinstance(c, str):
+                    doc_info[d.id] = {"pages_total": 0}
+                    skip(d, None, c)
+                    continue
+                src = d.to_source(limit=cfg.max_pages_per_doc)
                 try:
-                    idx = parse_pages(doc.pages, len(value))
+                    sel = src.select(c)
                 except ManifestError as e:
-                    skip(doc, None, str(e))
+                    skip(d, None, str(e))
                     continue
-                if cfg.max_pages_per_doc:
-                    idx = idx[:cfg.max_pages_per_doc]
-                doc_info[doc.id] = {"pages_total": len(value), "pages_selected": len(idx)}
-                tasks.extend((doc, i, value[i]) for i in idx)
-            bar = tqdm(total=len(tasks), unit="page", desc=f"{out.name} [{cfg.rotation}]", disable=not progress,
+                doc_info[d.id] = {"pages_total": c, "pages_selected": len(sel)}
+                todo.append(src)
+                todo_counts.append(c)
+            by_id = {d.id: d for d in mine}
+            total = sum(info.get("pages_selected", 0) for info in doc_info.values())
+            bar = tqdm(total=total, unit="page", desc=f"{out.name} [{cfg.rotation}]", disable=not progress,
                        file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
             groups: dict[tuple[int, int], list[dict]] = {}
-            results = pool.imap(Task("page", doc.path, i, size) for doc, i, size in tasks)
-            for (doc, i, _), (task, status, value) in zip(tasks, results):
+            for it in reader.pages(todo, todo_counts):
                 bar.update(1)
-                if status != "ok":
-                    skip(doc, i + 1, value, fatal=not value.startswith("blank page"))
+                doc = by_id[it.source.doc]
+                if not hasattr(it, "fitted"):  # a Skip
+                    skip(doc, None if it.index is None else it.index + 1, it.reason, fatal=not it.blank)
                     continue
                 used[doc.id] += 1
-                item = {"doc": doc, "page": i + 1, "split": splits[doc.id], **value}
-                g = groups.setdefault(item["fitted"].shape, [])
+                item = {"doc": doc, "page": it, "split": splits[doc.id]}
+                g = groups.setdefault(it.fitted.shape, [])
                 g.append(item)
                 if len(g) >= cfg.batch_size:
                     n_samples += _process_batch(g, cfg, device, writers)
-                    groups[item["fitted"].shape] = []
+                    groups[it.fitted.shape] = []
                     bar.set_postfix(samples=n_samples, refresh=False)
             for shape in sorted(groups):
                 if groups[shape]:
                     n_samples += _process_batch(groups[shape], cfg, device, writers)
             bar.set_postfix(samples=n_samples)
             bar.close()
+        if n_samples == 0 and cfg.part is None:
+            raise BuildError(f"{out}: no samples: every selected page of the {len(mine)} document(s) was blank or "
+                             f"unreadable ({len(skipped)} skipped); nothing was written")
         shards = writers.close()
         torch.set_num_threads(threads)
     except BaseException:
         torch.set_num_threads(threads)
-        for w in writers.w.values():  # leave no temporary shard behind on a failure we can catch
-            if w.fileobj is not None:
-                w.fileobj.close()
-                Path(str(w.path) + TMP_SUFFIX).unlink(missing_ok=True)
+        writers.abort()
         raise
 
     for d in mine:
         doc_info.setdefault(d.id, {})["pages_used"] = used[d.id]
-    counts = {s: {**writers.counts[s], "total": sum(writers.counts[s].values())} for s in SPLITS}
+    counts_out = {s: {**writers.counts[s], "total": sum(writers.counts[s].values())} for s in SPLITS}
     mask_share = {s: {a: (round(writers.mask_sum[s][a] / writers.counts[s][a], 6) if writers.counts[s][a] else None)
                       for a in writers.counts[s]} for s in SPLITS}
     cfg_dict = asdict(cfg)
@@ -438,10 +491,11 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
         "config": cfg_dict,
         "sources": [str(Path(x).resolve()) for x in sources],
         "versions": _versions(),
-        "counts": counts,
+        "counts": counts_out,
         "mask_share": mask_share,
-        "documents": [{"id": d.id, "file": d.path, "sha256": d.sha256, "split": splits[d.id], "pages": d.pages,
-                       "license": d.license, "origin": d.origin, **doc_info.get(d.id, {})} for d in mine],
+        "documents": [{"id": d.id, "file": d.path, "sha256": d.sha256, "split": splits.get(d.id), "pages": d.pages,
+                       "license": d.license, "origin": d.origin, **({"rotation": d.rotation} if d.rotation else {}),
+                       **doc_info.get(d.id, {})} for d in mine],
         "skipped": skipped,
         "shards": shards,
         "elapsed_s": round(time.time() - t0, 2),

@@ -1,20 +1,37 @@
-"""The model input: ONE function shared by datagen, ``trainer eval/predict`` and ``interpret``.
+"""The model input: ONE path shared by datagen, ``trainer eval/predict`` and ``interpret``.
 
 A page of any size is fitted inside ``size x size`` keeping its aspect ratio (area-averaged
-downscale, so thin strokes survive), then centred on a square canvas padded with the page's own
-background level.  The letterbox pad is not a rotation artifact: inference sees it too.
+downscale, so thin strokes survive), then turned losslessly by the label and centred on a square
+canvas padded with the page's own paper level.  The letterbox pad is not a rotation artifact:
+inference sees it too.
 
-Images are float tensors in [0, 1], paper = 1, ink = 0.
+The path works on 8-bit gray pages with PIL and numpy, without torch, so that ``trainer
+predict`` on the ONNX engine never loads torch:
+
+* :func:`to_gray` turns any PIL image into 8-bit gray as a user sees it (transparency on white,
+  16-bit samples scaled, not clipped);
+* :func:`paper_level` and :func:`ink_share` read the page's histogram at full resolution;
+* :func:`fit_image` scales it to fit (PIL ``BOX`` when shrinking, bilinear when enlarging);
+* :func:`square` turns the fitted page by a label and letterboxes it: THE model-input function.
+
+Pages are turned before letterboxing, and the pad is always the paper level of the full
+page, so a page evaluated from a PDF, an image file or a shard is the same bytes.  The torch
+helpers below (:func:`background_level`, :func:`letterbox`) serve the rotation strategies and
+the augmentations, which work on batches of float tensors in [0, 1] (paper = 1, ink = 0).
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 __all__ = [
     "fit_shape",
+    "to_gray",
+    "paper_level",
+    "ink_share",
+    "fit_image",
+    "square",
+    "prepare",
     "background_level",
     "fit_page",
     "letterbox",
@@ -23,6 +40,8 @@ __all__ = [
     "tensor_to_uint8",
     "ink_fraction",
 ]
+
+INK_THRESHOLD = 0.25  # a pixel is ink when it differs from the paper level by more than this
 
 
 def fit_shape(h: int, w: int, size: int) -> tuple[int, int]:
@@ -37,8 +56,121 @@ def fit_shape(h: int, w: int, size: int) -> tuple[int, int]:
     return max(1, min(size, round(h * s))), max(1, min(size, round(w * s)))
 
 
-def background_level(pages: torch.Tensor) -> torch.Tensor:
-    """Per-image background (paper) level: the median pixel, robust to text and figures.
+# --------------------------------------------------------------------------- the page path (PIL, numpy)
+def to_gray(img: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit gray (mode ``L``), as a user sees it.
+
+    Transparency is composited on white paper (never on black); 16-bit and 32-bit samples are
+    scaled to 8 bits rather than clipped; float images in [0, 1] are scaled by 255.
+
+    >>> to_gray(Image.new("I;16", (2, 1), 65535)).getpixel((0, 0))
+    255
+    """
+    mode = img.mode
+    if mode == "L":
+        return img
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("L")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(img)
+        if mode == "F":
+            a = a.astype(np.float64) * (255.0 if float(np.nanmax(a, initial=0)) <= 1.0 else 1.0)
+        elif mode.startswith("I;16"):
+            a = a.astype(np.float64) / 257.0
+        else:  # 32-bit integers: 16-bit data (PNG, TIFF) unless the values say otherwise
+            top = int(a.max(initial=0))
+            a = a.astype(np.float64) / (1.0 if top <= 255 else 257.0 if top <= 65535 else 16843009.0)
+        return Image.fromarray(np.clip(np.nan_to_num(a) + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if mode == "1":
+        return img.convert("L")
+    return img.convert("RGB").convert("L")  # CMYK, YCbCr, LAB, HSV, P, RGB
+
+
+def paper_level(gray: Image.Image | np.ndarray) -> int:
+    """The page's paper level: its median gray value (the lower median), robust to text and figures.
+
+    >>> paper_level(np.array([[0, 200, 200, 255]], np.uint8))
+    200
+    """
+    hist = _histogram(gray)
+    cum = np.cumsum(hist)
+    return int(np.searchsorted(cum, (cum[-1] + 1) // 2))
+
+
+def ink_share(gray: Image.Image | np.ndarray, paper: int | None = None, threshold: float = INK_THRESHOLD) -> float:
+    """Share of pixels that differ from the paper level by more than ``threshold`` (of 255).
+    Used to skip blank pages."""
+    hist = _histogram(gray)
+    bg = paper_level(gray) if paper is None else paper
+    levels = np.arange(256)
+    ink = np.abs(levels - bg) > threshold * 255
+    return float(hist[ink].sum() / max(1, hist.sum()))
+
+
+def _histogram(gray: Image.Image | np.ndarray) -> np.ndarray:
+    if isinstance(gray, Image.Image):
+        if gray.mode != "L":
+            raise ValueError(f"expected an 8-bit gray (L) image, got mode {gray.mode}")
+        return np.asarray(gray.histogram(), dtype=np.int64)
+    a = np.asarray(gray)
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 array, got {a.dtype}")
+    return np.bincount(a.ravel(), minlength=256)
+
+
+def fit_image(gray: Image.Image, side: int) -> np.ndarray:
+    """Scale an 8-bit gray page to fit inside ``side x side`` (aspect kept): ``(h', w')`` uint8.
+
+    Shrinking is an area average (PIL ``BOX``), so thin strokes survive as gray; a page smaller
+    than ``side`` is enlarged bilinearly so that its long side is exactly ``side``.
+    """
+    w, h = gray.size
+    nh, nw = fit_shape(h, w, side)
+    if (nh, nw) != (h, w):
+        shrink = nh <= h and nw <= w
+        gray = gray.resize((nw, nh), Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def square(fitted: np.ndarray, size: int, paper: int, angle: int = 0) -> np.ndarray:
+    """THE model-input function: the fitted page ``(h, w)`` turned CLOCKWISE by ``angle``
+    (losslessly) and centred on a ``size x size`` canvas of its paper level.  ``(size, size)`` uint8.
+
+    Convention: ``angle`` is the label, the clockwise turn (as displayed) of the upright page;
+    ``np.rot90(k=1)`` turns counter-clockwise, so the turn is ``rot90(k=-angle // 90)``.
+
+    >>> page = np.zeros((4, 2), np.uint8); page[0, 0] = 255
+    >>> square(page, 4, 7, 90)[1:3].tolist()     # top-left ink goes to the top-right
+    [[0, 0, 0, 255], [0, 0, 0, 0]]
+    """
+    if angle not in (0, 90, 180, 270):
+        raise ValueError(f"angle must be one of 0, 90, 180, 270, got {angle!r}")
+    turned = np.rot90(fitted, k=-(angle // 90))
+    h, w = turned.shape
+    if h > size or w > size:
+        raise ValueError(f"square: page {h}x{w} does not fit inside {size}x{size}; call fit_image first")
+    out = np.full((size, size), paper, dtype=np.uint8)
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top:top + h, left:left + w] = turned
+    return out
+
+
+def page_box(shape: tuple[int, int], size: int, angle: int = 0) -> list[int]:
+    """``[top, left, h, w]`` of a fitted page of ``shape`` inside its square, once turned."""
+    h, w = shape if angle in (0, 180) else shape[::-1]
+    return [(size - h) // 2, (size - w) // 2, h, w]
+
+
+def prepare(gray: Image.Image, side: int) -> tuple[np.ndarray, int]:
+    """A gray page -> ``(fitted (h, w) uint8, paper level)``: what every model input is made from."""
+    return fit_image(gray, side), paper_level(gray)
+
+
+# --------------------------------------------------------------------------- torch helpers (batches)
+def background_level(pages):
+    """Per-image background (paper) level of float pages: the median pixel.
 
     Args:
         pages: ``(B, 1, H, W)`` float in [0, 1].
@@ -50,22 +182,20 @@ def background_level(pages: torch.Tensor) -> torch.Tensor:
     return pages.flatten(1).median(dim=1).values  # (B,)
 
 
-def ink_fraction(page: np.ndarray, threshold: float = 0.25) -> float:
+def ink_fraction(page: np.ndarray, threshold: float = INK_THRESHOLD) -> float:
     """Share of pixels that differ from the page background by more than ``threshold``.
 
     ``page`` is a 2-D uint8 array (0 = ink, 255 = paper).  Used to skip blank pages.
     """
-    a = page.astype(np.float32) / 255.0
-    bg = float(np.median(a))
-    return float((np.abs(a - bg) > threshold).mean())
+    return ink_share(np.ascontiguousarray(page, dtype=np.uint8), threshold=threshold)
 
 
-def fit_page(pages: torch.Tensor, size: int) -> torch.Tensor:
-    """Scale ``(B, 1, H, W)`` pages so that they fit inside ``size x size`` (aspect kept).
-
-    Downscaling is area-averaged (``antialias=True``); pages already fitting are scaled up
-    bilinearly so that the long side is exactly ``size``.
+def fit_page(pages, size: int):
+    """Scale float ``(B, 1, H, W)`` pages to fit inside ``size x size`` (aspect kept), for
+    batches of tensors (the strategies' tests, augmentation).  Files go through :func:`fit_image`.
     """
+    import torch.nn.functional as F
+
     h, w = pages.shape[-2:]
     nh, nw = fit_shape(h, w, size)
     if (nh, nw) == (h, w):
@@ -74,11 +204,13 @@ def fit_page(pages: torch.Tensor, size: int) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)  # (B, 1, nh, nw)
 
 
-def letterbox(images: torch.Tensor, size: int, fill: torch.Tensor | float) -> torch.Tensor:
+def letterbox(images, size: int, fill):
     """Centre ``(B, C, h, w)`` images (h, w <= size) on a ``size x size`` canvas of ``fill``.
 
     ``fill`` is a scalar or a ``(B,)`` tensor (one value per image).
     """
+    import torch
+
     b, c, h, w = images.shape
     if h > size or w > size:
         raise ValueError(f"letterbox: image {h}x{w} does not fit inside {size}x{size}; call fit_page first")
@@ -89,37 +221,44 @@ def letterbox(images: torch.Tensor, size: int, fill: torch.Tensor | float) -> to
     return canvas
 
 
-def to_model_input(pages: torch.Tensor, size: int, background: torch.Tensor | None = None) -> torch.Tensor:
-    """THE model-input function: fit inside ``size x size`` (aspect kept), pad with background.
+def to_model_input(pages, size: int, background=None):
+    """Float pages ``(B, 1, H, W)`` in [0, 1] -> model inputs ``(B, 1, size, size)``, through the
+    same 8-bit path as files (:func:`prepare` then :func:`square`).
 
     Args:
-        pages: ``(B, 1, H, W)`` float in [0, 1] (all of one size; call per page otherwise).
+        pages: ``(B, 1, H, W)`` float in [0, 1].
         size: side of the square model input.
-        background: ``(B,)`` pad level; default the page's own :func:`background_level`.
+        background: ``(B,)`` pad levels in [0, 1]; default the page's own :func:`paper_level`.
     Returns:
-        ``(B, 1, size, size)`` float in [0, 1].
+        ``(B, 1, size, size)`` float in [0, 1], on multiples of 1/255.
 
+    >>> import torch
     >>> to_model_input(torch.ones(2, 1, 110, 85), 32).shape
     torch.Size([2, 1, 32, 32])
     """
+    import torch
+
     if pages.ndim != 4 or pages.shape[1] != 1:
         raise ValueError(f"to_model_input expects (B, 1, H, W) grayscale, got shape {tuple(pages.shape)}")
-    if background is None:
-        background = background_level(pages)
-    return letterbox(fit_page(pages, size), size, background)
+    out = []
+    for i, a in enumerate(tensor_to_uint8(pages)):
+        fitted, bg = prepare(Image.fromarray(a, mode="L"), size)
+        if background is not None:
+            bg = int(np.clip(np.floor(float(torch.as_tensor(background).flatten()[i]) * 255 + 0.5), 0, 255))
+        out.append(torch.from_numpy(square(fitted, size, bg)))
+    return torch.stack(out)[:, None].float().div_(255.0)  # (B, 1, size, size)
 
 
-def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+def pil_to_tensor(img: Image.Image):
     """A PIL image (any mode) as a ``(1, 1, H, W)`` float grayscale tensor in [0, 1]."""
-    if img.mode in ("RGBA", "LA", "P"):
-        # transparency: composite on white paper, never on black
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(bg, rgba)
-    arr = np.asarray(img.convert("L"), dtype=np.uint8)
+    import torch
+
+    arr = np.asarray(to_gray(img), dtype=np.uint8)
     return torch.from_numpy(arr.copy()).float().div_(255.0)[None, None]  # (1, 1, H, W)
 
 
-def tensor_to_uint8(images: torch.Tensor) -> np.ndarray:
+def tensor_to_uint8(images) -> np.ndarray:
     """``(B, 1, H, W)`` float [0, 1] -> ``(B, H, W)`` uint8 (round half up)."""
+    import torch
+
     return (images.detach().clamp(0, 1).mul(255).add_(0.5).floor_()).to(torch.uint8)[:, 0].cpu().numpy()

@@ -68,16 +68,40 @@ def _pdfium_doc(path: str):
         check_pdf_header(path)
         try:
             doc = pdfium.PdfDocument(path)
-        except pdfium.PdfiumError as e:
-            msg = str(e).strip().rstrip(".")
-            if "password" in msg.lower():
-                raise RenderError("needs a password (encrypted PDF)") from None
-            if msg.endswith("PDFium: Success)") or msg.endswith("PDFium: Success"):
-                # pdfium refuses an empty page tree but reports no error code
-                raise RenderError("has no pages") from None
-            raise RenderError(f"corrupt PDF ({msg})") from None
+        except pdfium.PdfiumError:
+            # pdfium keeps its last error across documents, and some failures (an empty page
+            # tree) set none: reset it with a document that loads, then ask again
+            _reset_pdfium_error()
+            try:
+                doc = pdfium.PdfDocument(path)
+            except pdfium.PdfiumError as e:
+                raise _pdfium_reason(e) from None
         _PDFIUM_CACHE[key] = doc
     return doc
+
+
+# the smallest valid one-page PDF: loading it sets pdfium's last error back to success
+_TINY_PDF = (b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+             b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def _reset_pdfium_error() -> None:
+    import pypdfium2 as pdfium
+
+    try:
+        pdfium.PdfDocument(_TINY_PDF).close()
+    except pdfium.PdfiumError:  # pragma: no cover - the tiny document always loads
+        pass
+
+
+def _pdfium_reason(e: Exception) -> RenderError:
+    msg = str(e).strip().rstrip(".")
+    if "password" in msg.lower():
+        return RenderError("needs a password (encrypted PDF)")
+    if msg.endswith("PDFium: Success)") or msg.endswith("PDFium: Success"):
+        # pdfium refuses an empty page tree but reports no error code
+        return RenderError("has no pages")
+    return RenderError(f"corrupt PDF ({msg})")
 
 
 def _pdfium_info(path: str) -> list[tuple[float, float]]:

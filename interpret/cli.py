@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from datagen.build import resolve_device
+from datagen.devices import resolve_device
 from datagen.strategies import REGISTRY as STRATEGIES
 from .methods import METHODS
 

@@ -75,7 +75,7 @@ def test_build_end_to_end_contract(datagen_cli, shard_samples, corpus, tmp_path)
 
     # shards: exactly the files on disk, each sha256 right
     listed = {s["name"]: s for s in rec["shards"]}
-    on_disk = {p.name for p in out.iterdir() if p.name != "dataset.json"}
+    on_disk = {p.name for p in out.iterdir() if p.name != "dataset.json" and not p.name.startswith(".")}
     assert on_disk == set(listed)
     for name, s in listed.items():
         assert name.startswith(s["split"] + "-") and name.endswith(".tar")

@@ -52,10 +52,11 @@ def test_to_model_input_batch_and_explicit_background():
     pages[0] *= 0.9
     out = to_model_input(pages, 32)
     assert tuple(out.shape) == (2, 1, 32, 32)
-    torch.testing.assert_close(out[0, 0, :, 0], torch.full((32,), 0.9), atol=1e-6, rtol=0)
+    # model inputs are 8-bit, as shards store them: 0.9 is the level 230/255
+    torch.testing.assert_close(out[0, 0, :, 0], torch.full((32,), 230 / 255), atol=1e-6, rtol=0)
     torch.testing.assert_close(out[1, 0, :, 0], torch.ones(32), atol=1e-6, rtol=0)
     out = to_model_input(pages, 32, background=torch.tensor([0.25, 0.5]))
-    assert float(out[0, 0, 0, 0]) == pytest.approx(0.25) and float(out[1, 0, 0, 0]) == pytest.approx(0.5)
+    assert float(out[0, 0, 0, 0]) == pytest.approx(64 / 255) and float(out[1, 0, 0, 0]) == pytest.approx(128 / 255)
 
 
 def test_to_model_input_landscape_pads_top_and_bottom():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from datagen.build import resolve_device
+from datagen.devices import resolve_device
 from datagen.contract import find_variants
 from .augment import AUGMENTS
 from .models import ARCHS

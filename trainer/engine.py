@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from datagen.build import resolve_device
+from datagen.devices import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
 from .data import CACHES, EvalData, TrainStream, micro_batch
