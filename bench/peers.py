@@ -11,8 +11,9 @@ columns are there, else by the file name with its angle token removed (``x-p3-r9
 ``x-p3``).  ``--limit N`` keeps the first N upright pages (all their turns).
 
 Contenders, each run as a WHOLE PROCESS over all the images (wall clock end to end, interpreter
-start-up and model load included; peak memory = the child's max RSS from ``wait4``), one after
-the other, ``--repeat K`` times in alternating order (median time, max RSS reported):
+start-up and model load included; peak memory = the child's max RSS, from ``os.wait4`` in a bare
+launcher so this process's own RSS does not leak into it), one after the other, ``--repeat K``
+times in alternating order (median time, max RSS reported):
 
 1. ``docorient``: ``trainer predict [MODEL] FILES... --json [--docorient-args]`` (``--model
    default`` passes no model, for the shipped default).  JSON or JSON Lines output is read.
@@ -37,6 +38,9 @@ the other, ``--repeat K`` times in alternating order (median time, max RSS repor
 Label conventions (each verified on a hand-made asymmetric text page, a bold heading top left and
 lines of text, turned clockwise by 0/90/180/270 with PIL ``transpose(ROTATE_270)`` = clockwise
 90; see the constants below): all four answer in OUR convention, so no answer is remapped.
+
+Exit status: 0 when every contender ran, 1 when one failed (the report says why), 2 for bad
+arguments or a named contender that cannot run here.
 
 Run from the repository root, e.g.::
 
@@ -119,8 +123,8 @@ def upright_key(file: str, angle: int) -> str:
     """The upright page an image was made from, from its file name: the stem without a trailing
     angle token (``-r90``, ``_rot90``, ``-90``) matching its label, and without the extension."""
     p = Path(file)
-    stem = re.sub(rf"[-_.](?:r|rot|rot_)?0*{angle}$", "", p.stem) if angle else re.sub(r"[-_.](?:r|rot|rot_)?0+$", "",
-                                                                                     p.stem)
+    number = rf"0*{angle}" if angle else "0+"
+    stem = re.sub(rf"[-_.](?:r|rot|rot_)?{number}$", "", p.stem)
     return str(p.parent / stem) if str(p.parent) != "." else stem
 
 
@@ -189,7 +193,8 @@ def first_pages(rows: list[dict], n: int | None) -> list[dict]:
 
 # --------------------------------------------------------------------------- parsing
 def parse_docorient_output(text: str) -> list[dict]:
-    """``trainer predict --json`` output -> ``[{"file", "angle" (int | None), "prob", "error"}]``.
+    """``trainer predict --json`` output -> ``[{"file", "page", "angle" (int | None), "prob", "error"}]``
+    (``prob`` from ``prob`` or ``confidence``; ``needs_review`` kept when given).
 
     Accepts one JSON document ``{"model": ..., "pages": [{"file", "page", "angle", "prob", "probs"}]}``
     (or a bare list of pages) and JSON Lines (one page object per line; lines that are not JSON,
@@ -231,8 +236,11 @@ def parse_docorient_output(text: str) -> list[dict]:
         else:
             angle = None
             err = err or "no angle"
-        out.append({"file": str(p["file"]), "page": p.get("page"), "angle": angle, "prob": p.get("prob"),
-                    "error": err})
+        rec = {"file": str(p["file"]), "page": p.get("page"), "angle": angle,
+               "prob": p.get("prob", p.get("confidence")), "error": err}
+        if "needs_review" in p:
+            rec["needs_review"] = p["needs_review"]
+        out.append(rec)
     if not out:
         raise ValueError(f"no page records in trainer predict output (got {text[:200]!r})")
     return out
@@ -510,7 +518,7 @@ def run_docorient(model: str, extra: list[str], rows: list[dict], tmp: Path, tim
     for x in recs:
         f = real.get(os.path.realpath(x["file"]))
         if f is not None:
-            m["preds"][f] = {"angle": x["angle"], "error": x["error"], "prob": x["prob"]}
+            m["preds"][f] = {k: v for k, v in x.items() if k not in ("file", "page")}
     return m
 
 
@@ -660,14 +668,15 @@ def report(res: dict) -> str:
         if c["status"] != "ok":
             lines.append(f"- {c['label']}: **{c['status']}**: {c['reason']}")
     if sub["n"] < lab["n"] and any(c["scope"] == "tesseract-subset" for c in ran):
+        sub_kinds = [k for k in kinds if sub["kind_counts"].get(k)]
         lines += ["", f"### On the Tesseract subset ({sub['n']} images, {sub['pages']} upright pages)", "",
-                  "| contender | " + " | ".join(f"{k} ({sub['kind_counts'].get(k, 0)})" if k != "all" else
-                                               f"all ({sub['n']})" for k in cols) + " |",
-                  "|---|" + "---:|" * len(cols)]
+                  " | ".join(["| contender", f"all ({sub['n']})",
+                              *(f"{k} ({sub['kind_counts'][k]})" for k in sub_kinds)]) + " |",
+                  "|---|" + "---:|" * (1 + len(sub_kinds))]
         for c in ran:
             s = c["scores"]["subset"]
             lines.append(f"| {c['label']} | " + " | ".join([_pct(s["all"])] + [_pct(s["kind"].get(k))
-                                                                                for k in kinds]) + " |")
+                                                                                for k in sub_kinds]) + " |")
     if scripts:
         lines += ["", "### Per script", "",
                   "| contender | " + " | ".join(f"{s} ({lab['script_counts'][s]} images, {lab['script_docs'][s]} "
@@ -687,7 +696,8 @@ def report(res: dict) -> str:
                         for a in ANGLES)
         share = "–" if s["flip_share"] is None else f"{100 * s['flip_share']:.0f} %"
         why = ", ".join(f"{k!r}: {v}" for k, v in sorted(c["failure_reasons"].items(), key=lambda kv: -kv[1])[:3])
-        lines.append(f"| {c['label']} | {pc} | {s['wrong_answers']} | {s['flips_180']} ({share}) | "
+        mark = " †" if c["scope"] == "tesseract-subset" else ""
+        lines.append(f"| {c['label']}{mark} | {pc} | {s['wrong_answers']} | {s['flips_180']} ({share}) | "
                      f"{s['no_answer']} | {why or '–'} |")
     r = res.get("ratios")
     if r:
@@ -700,7 +710,8 @@ def report(res: dict) -> str:
             lines.append(f"- accuracy, docorient − PP-LCNet, {k}: {100 * d[0]:+.1f} points "
                          f"[{100 * d[1]:+.1f}, {100 * d[2]:+.1f}] (paired cluster bootstrap)")
     lines += ["", "### Label conventions (verified; no answer is remapped)", ""]
-    lines += [f"- {k}: {v}" for k, v in CONVENTIONS.items()]
+    run_keys = {c["name"].split("-1x")[0].split("-2x")[0] for c in ran}
+    lines += [f"- {k}: {v}" for k, v in CONVENTIONS.items() if k in run_keys]
     lines += ["", "### Notes", "", *note_lines(res), ""]
     return "\n".join(lines)
 
@@ -719,8 +730,9 @@ def main(argv=None) -> int:
     ap.add_argument("--labels", required=True, metavar="DIR/labels.csv", help="labelled folder's CSV (file,angle,...)")
     ap.add_argument("--model", default="runs-full/exact/model.pt",
                     help="docorient checkpoint; 'default' passes no model (the shipped default)")
-    ap.add_argument("--docorient-args", default="", metavar='"ARGS"', help="extra trainer predict args, e.g. '--tta'")
-    peer = Path(".venv-peers/bin/python")
+    ap.add_argument("--docorient-args", default="", metavar='"ARGS"',
+                    help="extra trainer predict args; write it with '=': --docorient-args='--tta --batch-size 64'")
+    peer = _HERE.parent / ".venv-peers" / "bin" / "python"
     ap.add_argument("--docorient-peer-python", default=str(peer) if peer.exists() else None, metavar="PATH",
                     help=f"interpreter with PyPI docorient 0.4.1 ({PEER_SETUP})")
     ap.add_argument("--only", metavar="NAME,NAME", help=f"contenders to run: {', '.join(CONTENDERS)}, tesseract")
@@ -819,7 +831,10 @@ def main(argv=None) -> int:
                 log(f"  exit {m['rc']}, {m['wall_s']:.1f} s, {m['max_rss_mib']:.0f} MiB, "
                     f"{len(m['preds'])} answers")
                 if not m["preds"]:
-                    why = f"exit {m['rc']}, no answers: {(m.get('parse_error') or m['stderr'].strip()[-400:])!r}"
+                    tail = m["stderr"].strip().splitlines()[-3:]
+                    why = (f"exit {m['rc']}, no answers"
+                           + (f"; {m['parse_error'][:120]}" if m.get("parse_error") else "")
+                           + (f"; stderr ends: {' | '.join(tail)[-400:]!r}" if tail else ""))
                     if c["preds"] is None:
                         c.update(status="failed", reason=why)
                         todo = [t for t in todo if t != n]
@@ -841,7 +856,6 @@ def main(argv=None) -> int:
     for n in names:
         c = cons[n]
         if c["status"] != "ok":
-            res["notes"].append(f"{c['label']}: {c['status']}: {c['reason']}")
             res["contenders"].append(c)
             continue
         sel = tess_rows if n.startswith("tesseract") else rows
@@ -863,7 +877,8 @@ def main(argv=None) -> int:
         if n.startswith("tesseract"):
             c["jobs"] = jobs
             c["inconsistent_fields"] = sum(1 for p in preds.values() if p.get("consistent") is False)
-        c["predictions"] = {f: {"truth": truth[f]["angle"], **preds[f],
+        c["predictions"] = {f: {"truth": truth[f]["angle"], "kind": truth[f]["kind"], "script": truth[f]["script"],
+                                "doc": truth[f]["doc"], **preds[f],
                                 "correct": preds[f].get("angle") == truth[f]["angle"]} for f in
                             (r["file"] for r in sel)}
         del c["preds"]
@@ -930,7 +945,8 @@ def main(argv=None) -> int:
     notes.append("180° flips: wrong answers (an answer given, not the label) that are the label + 180°, as a share "
                  "of all wrong answers; 'no answer' (failures, 'Too few characters') count as wrong in the "
                  "accuracy but not in that share.")
-    return finish(res, report, args.json)
+    finish(res, report, args.json)
+    return 1 if any(c["status"] == "failed" for c in res["contenders"]) else 0
 
 
 if __name__ == "__main__":

@@ -50,10 +50,12 @@ def test_parse_docorient_json_document():
 def test_parse_docorient_json_lines():
     text = "\n".join([json.dumps({"file": "a.png", "page": None, "angle": 270, "prob": 0.7}),
                       "some log line that is not JSON",
-                      json.dumps({"file": "doc.pdf", "page": 2, "angle": "180", "prob": 0.6}),
+                      json.dumps({"file": "doc.pdf", "page": 2, "angle": "180", "confidence": 0.6,
+                                  "needs_review": True}),
                       json.dumps({"summary": True}), ""])
     out = peers.parse_docorient_output(text)
     assert [(o["file"], o["page"], o["angle"]) for o in out] == [("a.png", None, 270), ("doc.pdf", 2, 180)]
+    assert out[1]["prob"] == 0.6 and out[1]["needs_review"] is True and "needs_review" not in out[0]
 
 
 def test_parse_docorient_bare_list_and_garbage():
@@ -261,8 +263,8 @@ def test_main_end_to_end_with_a_fake_trainer(tmp_path, monkeypatch, capsys):
     res = json.loads(out.read_text())
     c = res["contenders"][0]
     assert c["status"] == "ok" and c["n"] == 8 and len(c["predictions"]) == 8
-    assert c["predictions"]["d1-p1-r180.png"] == {"truth": 180, "angle": 0, "error": None, "prob": 0.9,
-                                                  "correct": False}
+    assert c["predictions"]["d1-p1-r180.png"] == {"truth": 180, "kind": "born-digital", "script": "Latn", "doc": "d1",
+                                                  "angle": 0, "error": None, "prob": 0.9, "correct": False}
     assert c["scores"]["own"]["flips_180"] == 2 and c["max_rss_mib"] > 0
     assert res["labels"]["cluster_by"] == "doc" and res["labels"]["n"] == 8
 
