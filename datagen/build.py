@@ -33,9 +33,8 @@ from .manifest import (Manifest, ManifestError, default_dest, default_manifest_p
                        reserved_documents, sha256_file)
 from .devices import resolve_device
 from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, Source, source as page_source
-from .preprocess import letterbox, page_box, tensor_to_uint8
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, cpu_count, default_workers
-from .strategies import draw_skews, get_strategy
+from .strategies import draw_skews, get_strategy, make_samples
 
 DEFAULT_SIZE = 128  # CPU-friendly; the paper profile (GPU) uses 224
 DEFAULT_DPI = 100.0
@@ -345,22 +344,15 @@ class _Writers:
 
 def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, writers: _Writers) -> int:
     """Turn one batch of same-shaped fitted pages by every angle and write the samples."""
-    strategy = get_strategy(cfg.rotation)
-    pages = torch.from_numpy(np.stack([it["page"].fitted for it in items]))[:, None].to(device)  # (B, 1, h, w) uint8
-    pages = pages.float().div_(255.0)
-    bg = torch.tensor([it["page"].paper for it in items], dtype=pages.dtype, device=device).div_(255.0)  # (B,)
+    fitted = np.stack([it["page"].fitted for it in items])  # (B, h, w) uint8
+    papers = [it["page"].paper for it in items]
     n = 0
     for angle in cfg.angles:
         keys = [sample_key(it["doc"].id, it["page"].index + 1, angle) for it in items]
         skews = draw_skews(keys, cfg.seed, cfg.skew)
-        images, masks = strategy(pages, [angle] * len(items), skews, background=bg)  # (B, 1, hc, wc)
-        hc, wc = images.shape[-2:]
-        box = [(cfg.size - hc) // 2, (cfg.size - wc) // 2, hc, wc]
-        images = letterbox(images, cfg.size, bg)  # (B, 1, size, size)
-        masks = letterbox(masks.to(images.dtype), cfg.size, 0.0) > 0.5
-        img8 = tensor_to_uint8(images)
-        mask8 = masks[:, 0].cpu().numpy().astype(np.uint8) * 255
-        shares = mask8.reshape(len(items), -1).mean(axis=1) / 255.0
+        img8, masks, box = make_samples(cfg.rotation, fitted, papers, angle, skews, cfg.size, device)
+        mask8 = masks.astype(np.uint8) * 255
+        shares = masks.reshape(len(items), -1).mean(axis=1)
         for it, key, sk, im, mk, share in zip(items, keys, skews, img8, mask8, shares):
             pg = it["page"]
             meta = {"key": key, "doc_id": it["doc"].id, "page": pg.index + 1, "angle": angle, "skew": sk,

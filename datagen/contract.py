@@ -215,27 +215,78 @@ def find_variants(path: str | os.PathLike) -> list[Variant]:
     return subs
 
 
-def iter_samples(shards: list[Path]) -> Iterator[dict]:
+class ShardError(ValueError):
+    """A shard that does not match its build record, or cannot be read; names the shard."""
+
+
+def verify_shards(variant: "Variant", split: str) -> list[Path]:
+    """The split's shards, each checked against ``dataset.json``: present, same sha256 (a shard of
+    another build, or one cut short, is refused).  ShardError names the shard and the problem."""
+    paths = variant.shards(split)
+    listed = {s["name"]: s for s in variant.record.get("shards", [])}
+    for p in paths:
+        want = listed[p.name].get("sha256")
+        if want and sha256_of(p) != want:
+            raise ShardError(f"{p}: does not match dataset.json (sha256 differs: another build's shard, or a "
+                             "damaged copy); rebuild the variant")
+    return paths
+
+
+def iter_samples(shards: list[Path], expected: dict[str, int] | None = None) -> Iterator[dict]:
     """Samples of plain tar shards as dicts ``{"__key__", "png", "mask.png", "cls", "json"}``
-    (bytes), in file order; for evaluation and inspection (training uses webdataset)."""
+    (bytes), in file order; for evaluation and inspection (training uses webdataset).
+
+    ``expected`` (shard name -> samples, from dataset.json) makes a shard with another number
+    of samples an error.  A damaged tar is a :class:`ShardError` naming the shard.
+    """
     for shard in shards:
         cur: dict | None = None
-        with tarfile.open(shard) as tf:
-            for m in tf:
-                if not m.isfile():
-                    continue
-                base = os.path.basename(m.name)
-                key, _, ext = base.partition(".")
-                if cur is None or cur["__key__"] != key:
-                    if cur is not None:
-                        yield cur
-                    cur = {"__key__": key}
-                cur[ext] = tf.extractfile(m).read()
+        n = 0
+        try:
+            with tarfile.open(shard) as tf:
+                for m in tf:
+                    if not m.isfile():
+                        continue
+                    base = os.path.basename(m.name)
+                    key, _, ext = base.partition(".")
+                    if cur is None or cur["__key__"] != key:
+                        if cur is not None:
+                            n += 1
+                            yield cur
+                        cur = {"__key__": key, "__url__": str(shard)}
+                    cur[ext] = tf.extractfile(m).read()
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise ShardError(f"{shard}: damaged shard ({type(e).__name__}: {str(e)[:120]}); rebuild the variant") \
+                from None
         if cur is not None:
+            n += 1
             yield cur
+        if expected is not None and Path(shard).name in expected and expected[Path(shard).name] != n:
+            raise ShardError(f"{shard}: holds {n} samples, dataset.json says {expected[Path(shard).name]}; "
+                             "rebuild the variant")
 
 
 def decode_sample(s: dict) -> dict:
-    """Bytes -> arrays: ``image`` (H, W) uint8, ``mask`` (H, W) bool, ``cls`` int, ``meta`` dict."""
-    return {"key": s["__key__"], "image": decode_png(s["png"]), "mask": decode_png(s["mask.png"]) > 127,
-            "cls": int(s["cls"]), "meta": json.loads(s["json"])}
+    """Bytes -> arrays: ``image`` (H, W) uint8, ``mask`` (H, W) bool, ``cls`` int, ``meta`` dict.
+    A sample that breaks the contract is a ShardError naming its shard and key."""
+    where = f"{s.get('__url__', 'shard')}: sample {s.get('__key__')}"
+    missing = [k for k in ("png", "mask.png", "cls", "json") if k not in s]
+    if missing:
+        raise ShardError(f"{where}: lacks {', '.join(missing)}")
+    try:
+        image = decode_png(s["png"])
+        mask = decode_png(s["mask.png"]) > 127
+        cls = int(s["cls"])
+        meta = json.loads(s["json"])
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ShardError(f"{where}: unreadable ({type(e).__name__}: {str(e)[:100]})") from None
+    if cls not in range(len(CLASSES)):
+        raise ShardError(f"{where}: class {cls} is not one of 0..{len(CLASSES) - 1}")
+    if image.shape != mask.shape:
+        raise ShardError(f"{where}: image {image.shape} and mask {mask.shape} differ in size")
+    return {"key": s["__key__"], "image": image, "mask": mask, "cls": cls, "meta": meta}
+
+
+def shard_counts(variant: "Variant") -> dict[str, int]:
+    """Shard name -> samples, as dataset.json records them."""
+    return {s["name"]: int(s.get("samples", 0)) for s in variant.record.get("shards", [])}

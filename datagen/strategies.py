@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.geometry.transform import get_rotation_matrix2d, warp_affine
@@ -280,3 +281,34 @@ def cardinal_k(angle: int) -> int:
         raise ValueError(f"angle must be one of {ANGLES}, got {angle}")
     return (-angle // 90) % 4
 
+
+
+def make_samples(strategy: str | Strategy, fitted: np.ndarray, papers, angle: int, skews, size: int,
+                 device: torch.device | str = "cpu", artifact_only: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Samples as ``datagen build`` writes them, from fitted 8-bit pages of one shape.
+
+    Args:
+        strategy: a registry name or :class:`Strategy`.
+        fitted: ``(B, h, w)`` uint8 upright pages (paper = 255), as :mod:`datagen.pages` prepares.
+        papers: ``(B,)`` paper levels, 0..255 (the fill and the letterbox pad).
+        angle: the label of every sample (clockwise degrees).
+        skews: ``(B,)`` extra tilts in degrees.
+        size: side of the square sample.
+        artifact_only: the strategy's synthesised pixels on content that is NOT turned
+            (:meth:`Strategy.artifact_only`), for the shortcut test.
+    Returns:
+        ``(images (B, size, size) uint8, masks (B, size, size) bool, page box [top, left, h, w])``.
+    """
+    from .preprocess import letterbox, tensor_to_uint8
+
+    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    pages = torch.from_numpy(np.ascontiguousarray(fitted))[:, None].to(device).float().div_(255.0)  # (B, 1, h, w)
+    bg = torch.as_tensor(np.asarray(papers, dtype=np.float32), device=device).div(255.0)  # (B,)
+    fn = strat.artifact_only if artifact_only else strat
+    images, masks = fn(pages, [angle] * len(pages), skews, background=bg)  # (B, 1, hc, wc)
+    hc, wc = images.shape[-2:]
+    box = [(size - hc) // 2, (size - wc) // 2, hc, wc]
+    images = letterbox(images, size, bg)  # (B, 1, size, size)
+    masks = letterbox(masks.to(images.dtype), size, 0.0) > 0.5
+    return tensor_to_uint8(images), masks[:, 0].cpu().numpy(), box

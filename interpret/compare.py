@@ -22,7 +22,7 @@ import torch
 
 from datagen.contract import ANGLES, Variant, is_variant, load_variant
 from datagen.strategies import get_strategy
-from trainer.data import EvalData, clean_test_data, open_data
+from trainer.data import EvalSource, VariantData, clean_test_data, open_data
 from trainer.evaluate import evaluate
 from trainer.models import load_model
 from .core import load_masked, score_set
@@ -119,16 +119,16 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
     notes = list(skipped)
     if len(test_docs) > 1:
         notes.append("the runs' variants do not share the same test documents; clean accuracy compares different pages")
-    clean_cache: dict[int, EvalData] = {}
-    real_cache: dict[int, EvalData] = {}
+    clean_cache: dict[int, EvalSource] = {}
+    real_cache: dict[int, EvalSource] = {}
 
-    def clean_for(size: int) -> EvalData:
+    def clean_for(size: int) -> EvalSource:
         if size not in clean_cache:
             ds = open_data(clean, size) if clean else clean_test_data(loaded[0][3], size)
             clean_cache[size] = ds.cache()
         return clean_cache[size]
 
-    def real_for(size: int) -> EvalData | None:
+    def real_for(size: int) -> EvalSource | None:
         if real is None:
             return None
         if size not in real_cache:
@@ -140,7 +140,7 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
     for r, model, ck, variant in loaded:
         size = int(ck["input_size"])
         log(f"[{r.name}] accuracy (own test split, clean pages{', real pages' if real else ''})")
-        own = evaluate(model, EvalData("variant", str(variant.path), size, variant=variant, split="test"), device)
+        own = evaluate(model, VariantData(variant, "test", size), device)
         cl = evaluate(model, clean_for(size), device, keep_predictions=True)
         rl = evaluate(model, real_for(size), device) if real else None
         log(f"[{r.name}] attributions on own test split and probe ({', '.join(methods)}; n <= {n})")

@@ -12,59 +12,16 @@ Given upright, artifact-free pages:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
 
-from datagen.contract import ANGLES, iter_samples, decode_sample
-from datagen.preprocess import background_level, fit_page, letterbox
-from datagen.strategies import cardinal_k, get_strategy
-from trainer.data import EvalData, iter_clean_pages, load_image
+from datagen.contract import ANGLES
+from datagen.preprocess import square
+from datagen.strategies import get_strategy, make_samples
+from trainer.data import EvalSource
 from trainer.evaluate import predict_probs
 from .metrics import bootstrap_ci
-
-
-def upright_pages(data: EvalData, limit: int | None = None) -> Iterator[tuple[str, torch.Tensor]]:
-    """Upright, artifact-free pages ``(key, (1, h, w))`` fitted to the model input, from DATA.
-
-    A variant contributes its 0-degree samples with empty masks (cropped to their page box); a
-    CSV its images turned back upright by their label; PDFs their rendered pages.
-    """
-    n = 0
-    if data.kind == "variant":
-        for s in iter_samples(data.variant.shards(data.split)):
-            if int(s["cls"]) != 0:
-                continue
-            d = decode_sample(s)
-            if d["mask"].any():
-                continue
-            top, left, h, w = d["meta"]["page_box"]
-            page = torch.from_numpy(d["image"][top:top + h, left:left + w].copy()).float().div_(255.0)[None]
-            if max(page.shape[-2:]) != data.size:
-                page = fit_page(page[None], data.size)[0]
-            yield d["key"].rsplit("-r", 1)[0], page
-            n += 1
-            if limit and n >= limit:
-                return
-    elif data.kind == "csv":
-        for row in data.items:
-            try:
-                img = load_image(row["path"])  # (1, 1, H, W)
-            except ValueError as e:
-                data.errors.append({"item": str(row["file"]), "reason": str(e)})
-                continue
-            up = torch.rot90(img, k=-cardinal_k(row["angle"]), dims=(-2, -1))  # undo the clockwise turn
-            yield str(row["file"]), fit_page(up, data.size)[0]
-            n += 1
-            if limit and n >= limit:
-                return
-    else:
-        for key, page in iter_clean_pages(data.items, data.size, data.dpi, data.workers, data.errors):
-            yield key, page
-            n += 1
-            if limit and n >= limit:
-                return
 
 
 @dataclass
@@ -76,7 +33,31 @@ class _Rec:
     art_pred: int
 
 
-def shortcut_test(model, data: EvalData, strategy: str, device: torch.device, limit: int | None = None) -> dict:
+def _inputs(page, size: int, strat) -> tuple[list[np.ndarray], list[tuple]]:
+    """Every input the test feeds for one upright page, tagged ``(kind, angle, artifact angle)``:
+    the four clean turns (THE model-input function), the artifact alone on each clean turn, the
+    strategy's own samples and the same with the artifact painted in paper colour."""
+    inputs, tags = [], []
+    fitted, paper = page.fitted[None], [page.paper]  # (1, h, w)
+    for a in ANGLES:
+        clean = square(page.fitted, size, page.paper, a)
+        inputs.append(clean)
+        tags.append(("clean", a, None))
+        turned = np.rot90(page.fitted, k=-(a // 90))[None]  # clockwise by a: the clean content of this turn
+        for L in (90, 180, 270):
+            img, mask, _ = make_samples(strat, turned, paper, L, [0.0], size, artifact_only=True)
+            if mask.any():
+                inputs.append(img[0])
+                tags.append(("art", a, L))
+        own, mask, _ = make_samples(strat, fitted, paper, a, [0.0], size)
+        inputs.append(own[0])
+        tags.append(("own", a, None))
+        inputs.append(np.where(mask[0], np.uint8(page.paper), own[0]))
+        tags.append(("painted", a, None))
+    return inputs, tags
+
+
+def shortcut_test(model, data: EvalSource, strategy: str, device: torch.device, limit: int | None = None) -> dict:
     """Run both halves of the test on the upright pages of ``data``; JSON-ready dict."""
     strat = get_strategy(strategy)
     size = data.size
@@ -84,27 +65,12 @@ def shortcut_test(model, data: EvalData, strategy: str, device: torch.device, li
     clean_ok, clean_n = 0, 0
     own_ok, painted_ok, own_n = 0, 0, 0
     pages_used = 0
-    for key, page in upright_pages(data, limit):
+    for page in data.upright(limit):
         pages_used += 1
-        p = page[None]  # (1, 1, h, w)
-        bg = background_level(p)  # (1,)
-        inputs, tags = [], []
-        for a in ANGLES:
-            turned = torch.rot90(p, k=cardinal_k(a), dims=(-2, -1))
-            inputs.append(letterbox(turned, size, bg)[0])
-            tags.append(("clean", a, None))
-            for L in (90, 180, 270):
-                img, mask = strat.artifact_only(turned, [L], [0.0])
-                if mask.any():
-                    inputs.append(letterbox(img, size, bg)[0])
-                    tags.append(("art", a, L))
-            own, mask = strat(p, [a], [0.0])
-            inputs.append(letterbox(own, size, bg)[0])
-            tags.append(("own", a, None))
-            painted = torch.where(mask, bg.view(-1, 1, 1, 1), own)
-            inputs.append(letterbox(painted, size, bg)[0])
-            tags.append(("painted", a, None))
-        pred = predict_probs(model, torch.stack(inputs), device).argmax(1).tolist()
+        key = page.key
+        inputs, tags = _inputs(page, size, strat)
+        x = torch.from_numpy(np.stack(inputs))[:, None].float().div_(255.0)  # (N, 1, S, S)
+        pred = predict_probs(model, x, device).argmax(1).tolist()
         clean_pred = {}
         for (kind, a, L), c in zip(tags, pred):
             if kind == "clean":
@@ -120,7 +86,7 @@ def shortcut_test(model, data: EvalData, strategy: str, device: torch.device, li
             if kind == "art":
                 recs.append(_Rec(key, a // 90, clean_pred[a], L, c))
     if pages_used == 0:
-        raise ValueError(f"{data.source}: no upright, artifact-free pages found for the shortcut test")
+        raise ValueError(f"{data.describe()}: no upright, artifact-free pages found for the shortcut test")
     flips = [float(r.art_pred != r.clean_pred) for r in recs]
     out = {
         "strategy": strategy,

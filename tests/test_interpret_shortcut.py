@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from interpret.shortcut import shortcut_test, upright_pages
+from interpret.shortcut import shortcut_test
 from trainer.data import open_data
 
 CPU = torch.device("cpu")
@@ -89,12 +89,12 @@ def test_upright_pages_from_a_csv_undo_the_label(tmp_path, text_page):
             w.writerow([f"r{a}.png", a])
         w.writerow(["missing.png", 0])
     ds = open_data([tmp_path / "l.csv"], 32)
-    pages = list(upright_pages(ds))
-    assert [k for k, _ in pages] == ["r0.png", "r90.png", "r180.png", "r270.png"]
-    ref = pages[0][1]
-    assert ref.shape == (1, 32, 24)  # portrait, fitted
-    for _, p in pages[1:]:
-        assert torch.equal(p, ref)
+    pages = list(ds.upright())
+    assert [p.key for p in pages] == ["r0.png", "r90.png", "r180.png", "r270.png"]
+    ref = pages[0].fitted
+    assert ref.shape == (32, 24)  # portrait, fitted
+    for p in pages[1:]:
+        assert np.array_equal(p.fitted, ref) and p.paper == pages[0].paper
     assert len(ds.errors) == 1 and ds.errors[0]["item"] == "missing.png"
 
 

@@ -39,7 +39,8 @@ def test_unknown_arch_lists_choices():
 def test_checkpoint_round_trip_is_atomic_and_weights_only(tmp_path):
     model = build_model("resnet18")
     p = tmp_path / "m.pt"
-    save_checkpoint(p, {"format": FORMAT, "arch": "resnet18", "classes": [0, 90, 180, 270], "model": model.state_dict()})
+    save_checkpoint(p, {"format": FORMAT, "arch": "resnet18", "classes": [0, 90, 180, 270], "input_size": 64,
+                        "model": model.state_dict()})
     assert [f.name for f in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left
     ck = load_checkpoint(p)
     assert ck["arch"] == "resnet18" and torch.equal(ck["model"]["backbone.fc.weight"], model.backbone.fc.weight)

@@ -30,29 +30,36 @@ def inputs(tmp_path, text_page, make_pdf):
     return [folder / "a.png", folder / "b.png", pdf]
 
 
-def test_predict_text_lines(trainer_cli, tiny_models, inputs):
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(ln) for ln in text.strip().splitlines()]
+
+
+def test_predict_table_has_the_json_columns(trainer_cli, tiny_models, inputs):
     r = trainer_cli("predict", tiny_models["exact"], *inputs, *DEV)
     assert r.exit_code == 0, cli_explain(r)
-    lines = r.stdout.strip().splitlines()
-    assert [ln.split("\t")[0] for ln in lines] == [str(inputs[0]), str(inputs[1]), f"{inputs[2]}#page=1",
-                                                   f"{inputs[2]}#page=2"]
+    head, *lines = r.stdout.strip().splitlines()
+    assert head.split("\t") == ["file", "page", "angle", "confidence", "p0", "p90", "p180", "p270", "needs_review"]
+    assert [tuple(ln.split("\t")[:2]) for ln in lines] == [(str(inputs[0]), ""), (str(inputs[1]), ""),
+                                                            (str(inputs[2]), "1"), (str(inputs[2]), "2")]
     for ln in lines:
-        _, angle, prob = ln.split("\t")
-        assert int(angle) in ANGLES and 0.25 <= float(prob) <= 1.0  # the arg-max of 4 probabilities
+        _, _, angle, conf, *probs, review = ln.split("\t")
+        assert int(angle) in ANGLES and 0.25 <= float(conf) <= 1.0  # the arg-max of 4 probabilities
+        assert sum(map(float, probs)) == pytest.approx(1, abs=1e-3) and review in ("yes", "no")
 
 
-def test_predict_json(trainer_cli, tiny_models, inputs):
-    r = trainer_cli("predict", tiny_models["exact"], *inputs, *DEV, "--json")
+def test_predict_json_lines_in_input_order(trainer_cli, tiny_models, inputs):
+    # the PDF first: output follows the order the user gave, not "images, then PDFs"
+    order = [inputs[2], inputs[1], inputs[0]]
+    r = trainer_cli("predict", tiny_models["exact"], *order, *DEV, "--json")
     assert r.exit_code == 0, cli_explain(r)
-    res = json.loads(r.stdout)
-    assert res["fixed"] == [] and res["tta"] is False
-    pages = res["pages"]
-    assert [(p["file"], p["page"]) for p in pages] == [(str(inputs[0]), None), (str(inputs[1]), None),
-                                                      (str(inputs[2]), 1), (str(inputs[2]), 2)]
+    pages = jsonl(r.stdout)
+    assert [(p["file"], p["page"]) for p in pages] == [(str(inputs[2]), 1), (str(inputs[2]), 2),
+                                                      (str(inputs[1]), None), (str(inputs[0]), None)]
     for p in pages:
         assert set(p["probs"]) == {"0", "90", "180", "270"}
         assert sum(p["probs"].values()) == pytest.approx(1, abs=1e-3)
-        assert p["angle"] == int(max(p["probs"], key=p["probs"].get)) and p["prob"] == max(p["probs"].values())
+        assert p["angle"] == int(max(p["probs"], key=p["probs"].get))
+        assert p["confidence"] == max(p["probs"].values()) and p["needs_review"] is False
 
 
 def test_predict_folder_and_unreadable_image(trainer_cli, tiny_models, inputs, tmp_path):
@@ -60,7 +67,7 @@ def test_predict_folder_and_unreadable_image(trainer_cli, tiny_models, inputs, t
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     r = trainer_cli("predict", tiny_models["exact"], folder, *DEV, "--json")
     assert r.exit_code == 0, cli_explain(r)  # one bad file among good ones: reported, not fatal
-    pages = json.loads(r.stdout)["pages"]
+    pages = jsonl(r.stdout)
     assert len(pages) == 5
     bad = [p for p in pages if p.get("error")]
     assert len(bad) == 1 and bad[0]["file"].endswith("broken.jpg") and bad[0]["angle"] is None
@@ -86,19 +93,147 @@ def test_predict_fix_writes_upright_copies(trainer_cli, tiny_models, inputs, tmp
     out = tmp_path / "fixed"
     r = trainer_cli("predict", tiny_models["exact"], *inputs, *DEV, "--json", "--fix", out)
     assert r.exit_code == 0, cli_explain(r)
-    res = json.loads(r.stdout)
-    assert sorted(res["fixed"]) == sorted(str(out / p.name) for p in inputs)
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "doc.pdf"]  # no temporary files left
-    for p in res["pages"]:
+    pages = jsonl(r.stdout)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png", "doc.pdf", "review.csv"]  # no temp files
+    for p in pages:
         if p["page"] is None:
             src = np.asarray(Image.open(p["file"]))
             got = np.asarray(Image.open(out / p["file"].rsplit("/", 1)[1]))
             assert np.array_equal(got, np.rot90(src, k=p["angle"] // 90))  # counter-clockwise by the angle
     pdf = pdfium.PdfDocument(str(out / "doc.pdf"))
     try:
-        assert [pdf[i].get_rotation() for i in range(len(pdf))] == [(-p["angle"]) % 360 for p in res["pages"][2:]]
+        assert [pdf[i].get_rotation() for i in range(len(pdf))] == [(-p["angle"]) % 360 for p in pages[2:]]
     finally:
         pdf.close()
+
+
+# --------------------------------------------------------------------------- nothing of the user's is lost
+def _snapshot(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_fix_refuses_an_output_folder_that_is_or_holds_an_input(trainer_cli, tiny_models, inputs, tmp_path):
+    folder = inputs[0].parent
+    before = _snapshot(tmp_path)
+    for out in (folder, tmp_path, folder / "upright"):
+        r = trainer_cli("predict", tiny_models["exact"], folder, *DEV, "--fix", out)
+        assert r.exit_code == 1, cli_explain(r)
+        assert "input" in r.output and "Traceback" not in r.output
+    r = trainer_cli("predict", tiny_models["exact"], inputs[0], *DEV, "--fix", folder)  # a file inside OUT
+    assert r.exit_code == 1 and "holds the input" in r.output
+    assert _snapshot(tmp_path) == before  # nothing written, nothing touched
+
+
+def test_fix_keeps_relative_paths_so_same_names_never_collide(trainer_cli, tiny_models, tmp_path, text_page, make_pdf):
+    page = np.asarray(text_page(80, 100, seed=1))
+    for d in ("a", "b"):
+        (tmp_path / "in" / d).mkdir(parents=True)
+        Image.fromarray(page if d == "a" else cw(page, 90)).save(tmp_path / "in" / d / "scan.png")
+        make_pdf("doc", pages=1, seed=ord(d), folder=tmp_path / "in" / d)
+    out = tmp_path / "out"
+    r = trainer_cli("predict", tiny_models["exact"], tmp_path / "in", *DEV, "--fix", out)
+    assert r.exit_code == 0, cli_explain(r)
+    got = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert got == ["a/doc.pdf", "a/scan.png", "b/doc.pdf", "b/scan.png", "review.csv"]
+    # two files given one by one keep their folders too
+    out2 = tmp_path / "out2"
+    r = trainer_cli("predict", tiny_models["exact"], tmp_path / "in" / "a" / "scan.png",
+                    tmp_path / "in" / "b" / "scan.png", *DEV, "--fix", out2)
+    assert r.exit_code == 0, cli_explain(r)
+    assert sorted(str(p.relative_to(out2)) for p in out2.rglob("*.png")) == ["a/scan.png", "b/scan.png"]
+    # a second run does not overwrite what the first wrote, unless asked
+    before = _snapshot(out2)
+    r = trainer_cli("predict", tiny_models["exact"], tmp_path / "in" / "a" / "scan.png",
+                    tmp_path / "in" / "b" / "scan.png", *DEV, "--fix", out2)
+    assert r.exit_code == 1 and "already exist" in r.output and "--overwrite" in r.output
+    assert _snapshot(out2) == before
+    r = trainer_cli("predict", tiny_models["exact"], tmp_path / "in" / "a" / "scan.png",
+                    tmp_path / "in" / "b" / "scan.png", *DEV, "--fix", out2, "--overwrite")
+    assert r.exit_code == 0, cli_explain(r)
+
+
+def _tiff_frames(path):
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("L")).copy())
+        return out
+
+
+def test_multi_frame_tiff_is_predicted_and_fixed_frame_by_frame(trainer_cli, tiny_models, tmp_path, text_page):
+    up = [np.asarray(text_page(60, 80, seed=s)).copy() for s in range(3)]
+    frames = [Image.fromarray(cw(up[0], 0)), Image.fromarray(cw(up[1], 90)), Image.fromarray(cw(up[2], 180))]
+    src = tmp_path / "in" / "scan.tif"
+    src.parent.mkdir()
+    frames[0].save(src, save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    original = src.read_bytes()
+    r = trainer_cli("predict", tiny_models["exact"], src, *DEV, "--json", "--fix", tmp_path / "out")
+    assert r.exit_code == 0, cli_explain(r)
+    pages = jsonl(r.stdout)
+    assert [p["page"] for p in pages] == [1, 2, 3]  # every frame, as PDF pages are
+    got = _tiff_frames(tmp_path / "out" / "scan.tif")
+    assert len(got) == 3  # no frame dropped
+    for p, g, f in zip(pages, got, frames):
+        assert np.array_equal(g, np.rot90(np.asarray(f), k=p["angle"] // 90))
+    assert src.read_bytes() == original  # the input is untouched
+
+
+def test_in_place_rewrites_atomically_and_keeps_every_frame(tmp_path, text_page):
+    from datagen.pages import expand
+    from trainer.predict import PagePrediction, fix_files, plan_fix
+
+    up = [np.asarray(text_page(50, 70, seed=s)).copy() for s in range(2)]
+    src = tmp_path / "scan.tif"
+    Image.fromarray(cw(up[0], 90)).save(src, save_all=True, append_images=[Image.fromarray(up[1])])
+    still = tmp_path / "upright.png"
+    Image.fromarray(up[0]).save(still)
+    still_bytes = still.read_bytes()
+    sel = expand([src, still])
+    plan = plan_fix(sel, None, in_place=True)
+    preds = [PagePrediction(str(src), 1, 90, 0.9), PagePrediction(str(src), 2, 0, 0.9),
+             PagePrediction(str(still), None, 0, 0.9)]
+    written, review = fix_files(preds, plan)
+    assert written == [src] and review == []
+    got = _tiff_frames(src)
+    assert len(got) == 2 and np.array_equal(got[0], up[0]) and np.array_equal(got[1], up[1])
+    assert still.read_bytes() == still_bytes  # nothing to turn: not rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scan.tif", "upright.png"]  # no temporary file left
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path):
+    from datagen.pages import read_image
+
+    ramp = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 257)  # 0..65535
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    Image.fromarray(ramp).save(tmp_path / "g16.tif")
+    for f in ("g16.png", "g16.tif"):
+        got = np.asarray(read_image(str(tmp_path / f)))
+        assert got.dtype == np.uint8 and np.array_equal(got, np.arange(256).reshape(16, 16)), f
+
+
+def test_image_over_the_pixel_cap_is_refused_before_decoding(trainer_cli, tiny_models, tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("L", (3000, 2000), 255).save(big)  # 6 M pixels, a few KB on disk
+    r = trainer_cli("predict", tiny_models["exact"], big, *DEV, "--max-pixels", "1000000")
+    assert r.exit_code == 1 and "exceeds the pixel cap of 1,000,000" in r.stdout
+
+
+def test_file_names_cannot_forge_lines_in_the_table(trainer_cli, tiny_models, tmp_path, text_page):
+    evil = tmp_path / "a\tb\nfake\t0\t1.0.png"
+    text_page(60, 80, seed=2).save(evil)
+    r = trainer_cli("predict", tiny_models["exact"], evil, *DEV)
+    assert r.exit_code == 0, cli_explain(r)
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[1].count("\t") == 8  # the header and one row of 9 fields
+    assert lines[1].startswith(str(tmp_path) + "/a\\tb\\nfake")
+
+
+def test_unwritable_fix_folder_is_one_line(trainer_cli, tiny_models, inputs, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = trainer_cli("predict", tiny_models["exact"], inputs[0], *DEV, "--fix", blocker / "out")
+    assert r.exit_code == 1 and "Traceback" not in r.output and "Error:" in r.output
 
 
 # --------------------------------------------------------------------------- fix_files, by hand
@@ -117,8 +252,14 @@ def test_fix_files_turns_images_back_exactly(tmp_path, text_page):
     Image.fromarray(cw(np.stack([up, up // 2, 255 - up], -1), 90)).save(rgb)  # colour stays colour
     preds.append(PagePrediction(str(rgb), None, 90, 0.9))
     preds.append(PagePrediction(str(tmp_path / "err.png"), None, None, None, error="unreadable"))  # skipped
-    written = fix_files(preds, tmp_path / "out")
+    from datagen.pages import expand
+    from trainer.predict import plan_fix
+
+    plan = plan_fix(expand([tmp_path / f"r{a}.png" for a in ANGLES] + [rgb]), tmp_path / "out")
+    plan.targets[str(tmp_path / "err.png")] = tmp_path / "out" / "err.png"
+    written, review = fix_files(preds, plan)
     assert [w.name for w in written] == ["r0.png", "r90.png", "r180.png", "r270.png", "rgb90.png"]
+    assert [p.file for p in review] == [str(tmp_path / "err.png")]
     for angle in ANGLES:
         got = np.asarray(Image.open(tmp_path / "out" / f"r{angle}.png"))
         assert got.shape == up.shape and np.array_equal(got, up), angle
@@ -149,7 +290,10 @@ def test_fix_files_sets_pdf_rotation(tmp_path, make_pdf):
     assert np.array_equal(render(rotated, 0), cw(upright, 90))  # the convention this test relies on
     preds = [PagePrediction(str(rotated), 1, 90, 0.8), PagePrediction(str(rotated), 2, 90, 0.8),
              PagePrediction(str(rotated), 3, 0, 0.8)]
-    written = fix_files(preds, tmp_path / "out")
+    from datagen.pages import expand
+    from trainer.predict import plan_fix
+
+    written, _ = fix_files(preds, plan_fix(expand([rotated]), tmp_path / "out"))
     assert written == [tmp_path / "out" / "rot.pdf"]
     out = pdfium.PdfDocument(str(written[0]))
     try:

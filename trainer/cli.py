@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from datagen.devices import resolve_device
 from datagen.contract import find_variants
-from .augment import AUGMENTS
-from .models import ARCHS
 
-DEVICES = ("auto", "cpu", "cuda")
+AUGMENTS = ("none", "scan", "bars", "scan+bars")  # trainer.augment.AUGMENTS (kept here: no torch import)
+ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+         "convnext_tiny", "regnet_y_400mf")  # trainer.models.ARCHS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +21,16 @@ def main():
 
 
 def _fail(e: Exception):
-    raise click.ClickException(str(e))
+    raise click.ClickException(" ".join(str(e).split()))
+
+
+def _device(ctx, param, value):
+    from datagen.devices import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @main.command()
@@ -34,8 +42,8 @@ def _fail(e: Exception):
 @click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--weight-decay", default=0.05, show_default=True, type=click.FloatRange(0))
 @click.option("--size", default=None, type=click.IntRange(16), help="Input side (default: the variant's own).")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of shuffling, initialisation and augmentation.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(0), help="DataLoader workers.")
 @click.option("--max-steps", default=None, type=click.IntRange(1), help="Stop after N optimizer steps (tests).")
 @click.option("--augment", default="none", show_default=True, type=click.Choice(AUGMENTS))
@@ -62,6 +70,8 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
                         resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache)
         cfg.validate()
+        from datagen.devices import resolve_device
+
         resolve_device(device)
         rows = []
         for v in variants:
@@ -73,92 +83,164 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         click.echo(summary_table(rows))
 
 
-def _load(model_path, device):
+def _split_model(args: tuple) -> tuple[Path | None, list[Path]]:
+    """``[MODEL] DATA...``: the first argument is the model when it is a .pt or .onnx file."""
+    from .infer import is_model_file
+
+    args = [Path(a) for a in args]
+    if args and is_model_file(args[0]):
+        return args[0], args[1:]
+    return None, args
+
+
+def _load(model_path, device, engine: str = "torch", tta: bool = False):
+    """(engine object, checkpoint-or-meta dict, size, dpi) for a model path (None = the default)."""
+    from .infer import OnnxEngine, TorchEngine, default_model, onnx_available
+
+    path = Path(model_path) if model_path else default_model(engine)
+    if path.suffix.lower() == ".onnx" or (engine == "onnx"):
+        if path.suffix.lower() != ".onnx":
+            raise ValueError(f"{path}: --engine onnx needs an .onnx model (trainer export MODEL --onnx OUT.onnx)")
+        if not onnx_available():
+            raise ValueError("the onnx engine needs onnxruntime: pip install 'docorient-toolkit[onnx]'")
+        eng = OnnxEngine(path, tta=tta)
+        meta = eng.meta
+        return eng, meta, int(meta["input_size"]), float(meta.get("dpi", 100.0)), path
+    from datagen.devices import resolve_device
     from .models import load_model
 
     dev = resolve_device(device)
-    model, ckpt = load_model(model_path, dev)
-    return model, ckpt, dev
+    model, ckpt = load_model(path, dev)
+    eng = TorchEngine(model, dev, tta=tta, temperature=float(ckpt.get("temperature", 1.0)))
+    return eng, ckpt, int(ckpt["input_size"]), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path
+
+
+def _run(fn):
+    """Run a command body: library errors and OS errors become one-line ClickExceptions."""
+    try:
+        return fn()
+    except (ValueError, RuntimeError) as e:
+        _fail(e)
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        raise click.ClickException(f"{where}{e.strerror or e}") from None
 
 
 @main.command(name="eval")
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1, required=True, metavar="[MODEL] DATA...")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a variant (default test).")
-@click.option("--group-by", default=None, help="CSV column to report accuracy per value of.")
+@click.option("--group-by", default=None, help="CSV column (or manifest field) to report accuracy per value of.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--tta", is_flag=True, help="Rotation-consistent test-time augmentation (4x compute).")
-@click.option("--dpi", default=None, type=float, help="Render dpi for PDFs (default: the training data's).")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
-def eval_cmd(model_path, data, split, group_by, as_json, tta, dpi, batch_size, device):
-    """Evaluate MODEL on DATA: a variant folder (its test split), a CSV with columns file,angle,
-    or PDFs / folders of PDFs (every page turned losslessly to all four angles).
+@click.option("--dpi", default=None, type=click.FloatRange(10, 1200), help="Render dpi for PDFs (default: the training data's).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Pages per forward pass.")
+@click.option("--workers", default=None, type=click.IntRange(1, 256), help="Render processes (default: the cores, at most 8).")
+@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]),
+              help="auto: onnxruntime for an .onnx model (the default model when onnxruntime is installed).")
+@click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
+def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engine, device):
+    """Evaluate MODEL (default: the shipped model) on DATA: a variant folder (its test split), a
+    CSV with columns file,angle, a manifest (.toml: its pages turned to all four angles, by kind
+    and script), or PDFs, images and folders of them (upright pages turned losslessly to all four
+    angles).
 
     \b
     Example:  trainer eval runs/exact/model.pt shards/exact
-              trainer eval runs/exact/model.pt real/labels.csv --group-by source --json
+              trainer eval real/labels.csv --group-by kind --json
+              trainer eval data_manifests/real-pages.toml
     """
-    from .data import open_data, describe
+    from .data import open_data
     from .evaluate import evaluate, format_result
 
-    try:
-        model, ckpt, dev = _load(model_path, device)
-        ds = open_data(list(data), int(ckpt["input_size"]), split=split, group_by=group_by,
-                       dpi=dpi or float(ckpt.get("dataset_config", {}).get("dpi", 100.0)))
-        res = evaluate(model, ds, dev, batch_size=batch_size, tta=tta)
-    except (ValueError, RuntimeError) as e:
-        _fail(e)
-    if res.n == 0:
-        msg = f"no sample of {describe(ds)} could be evaluated ({len(res.errors)} errors)"
-        if as_json:
-            click.echo(json.dumps({"model": str(model_path), "data": describe(ds), **res.to_json()}, indent=2))
-        raise click.ClickException(msg)
+    def body():
+        model_path, data = _split_model(args)
+        if not data:
+            raise click.UsageError("no DATA given: a variant folder, a file,angle CSV, a manifest, or PDFs and images")
+        eng, ckpt, size, ddpi, path = _load(model_path, device, engine, tta)
+        ds = open_data(data, size, split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
+        res = evaluate(None, ds, batch_size=batch_size, engine=eng)
+        return path, ds, res
+
+    path, ds, res = _run(body)
     if as_json:
-        click.echo(json.dumps({"model": str(model_path), "data": describe(ds), "tta": tta, **res.to_json()}, indent=2))
+        click.echo(json.dumps({"model": str(path), "data": ds.describe(), "tta": tta, **res.to_json()}, indent=2,
+                              allow_nan=False))
     else:
-        click.echo(format_result(res, f"{model_path} on {describe(ds)}" + (" (tta)" if tta else "")))
+        click.echo(format_result(res, f"{path} on {ds.describe()}" + (" (tta)" if tta else "")))
+    if res.n == 0:
+        raise click.ClickException(f"no sample of {ds.describe()} could be evaluated ({len(res.errors)} errors)")
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.argument("args", nargs=-1, required=True, metavar="[MODEL] FILES...")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per page, in input order.")
 @click.option("--fix", "fix_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write upright copies here (images turned losslessly, PDF pages via /Rotate).")
-@click.option("--tta", is_flag=True, help="Rotation-consistent test-time augmentation (4x compute).")
-@click.option("--dpi", default=None, type=float, help="Render dpi for PDFs (default: the training data's).")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
-def predict(model_path, files, as_json, fix_dir, tta, dpi, batch_size, device):
-    """Predict the orientation of every page of FILES (images, PDFs, folders): one line per page
-    with the clockwise angle the page is turned by and its probability.
+              help="Write upright copies here, keeping the inputs' relative paths (images turned losslessly, "
+                   "PDF pages via /Rotate).")
+@click.option("--in-place", is_flag=True, help="Rewrite the inputs themselves (atomically, every page and frame kept).")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in the --fix folder.")
+@click.option("--min-confidence", default=None, type=click.FloatRange(0, 1),
+              help="Pages below this confidence are left unturned and listed in review.csv "
+                   "(default: the model's review threshold).")
+@click.option("--tta", is_flag=True, help="Rotation-consistent test-time augmentation (4x compute; "
+                                           "disagreeing views flag a page for review).")
+@click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]),
+              help="auto: onnxruntime for an .onnx model (the default model when onnxruntime is installed).")
+@click.option("--dpi", default=None, type=click.FloatRange(10, 1200), help="Render dpi for PDFs (default: the training data's).")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Pages per forward pass.")
+@click.option("--workers", default=None, type=click.IntRange(1, 256), help="Decode/render processes (default: the cores, at most 8).")
+@click.option("--max-pixels", default=None, type=click.IntRange(1), help="Pixel cap per page or image (default 40,000,000).")
+@click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N (torch engine).")
+def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, engine, dpi, batch_size, workers,
+            max_pixels, device):
+    """Predict the orientation of every page of FILES (images, PDFs, folders) with MODEL (default:
+    the shipped model): one line per page with the clockwise angle the page is turned by, its
+    confidence, the four probabilities and whether it needs review.
 
     \b
-    Example:  trainer predict runs/exact/model.pt scan1.png report.pdf --fix upright/
+    Example:  trainer predict scan1.png report.pdf
+              trainer predict inbox/ --fix upright/          # upright/ mirrors inbox/
+              trainer predict runs/exact/model.pt inbox/ --json
     """
-    from .predict import expand_files, fix_files, predict_files
+    from .predict import TABLE_HEAD, Decision, expand_files, fix_files, plan_fix, predict_pages, table_row
 
-    try:
-        model, ckpt, dev = _load(model_path, device)
-        preds = predict_files(model, ckpt, expand_files(list(files)), dev, batch_size=batch_size, tta=tta, dpi=dpi)
-        written = fix_files(preds, fix_dir) if fix_dir else []
-    except (ValueError, RuntimeError) as e:
-        _fail(e)
-    n_err = sum(1 for p in preds if p.error)
-    if as_json:
-        click.echo(json.dumps({"model": str(model_path), "tta": tta, "pages": [p.to_json() for p in preds],
-                               "fixed": [str(w) for w in written]}, indent=2))
-    else:
-        for p in preds:
-            where = p.file + (f"#page={p.page}" if p.page else "")
-            if p.error:
-                click.echo(f"{where}\terror\t{p.error}")
+    state = {}
+
+    def body():
+        model_path, files = _split_model(args)
+        if not files:
+            raise click.UsageError("no FILES given: images, PDFs or folders of them")
+        if fix_dir is None and not in_place and (overwrite or min_confidence is not None):
+            raise ValueError("--overwrite and --min-confidence apply to --fix or --in-place")
+        eng, meta, size, ddpi, path = _load(model_path, device, engine, tta)
+        sel = expand_files(files)
+        plan = plan_fix(sel, fix_dir, in_place, overwrite) if (fix_dir or in_place) else None
+        mc = float(meta.get("review_threshold", 0.0)) if min_confidence is None else min_confidence
+        state["path"] = path
+        if not as_json:
+            click.echo("\t".join(TABLE_HEAD))
+
+        def show(p):
+            if as_json:
+                click.echo(json.dumps(p.to_json(), allow_nan=False))
             else:
-                click.echo(f"{where}\t{p.angle}\t{p.prob:.3f}")
-        if written:
-            click.echo(f"wrote {len(written)} upright file(s) to {fix_dir}", err=True)
-    if n_err == len(preds):
+                click.echo(table_row(p))
+
+        preds = predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
+        state["preds"] = preds
+        if plan is not None:
+            review_csv = None if in_place else fix_dir / "review.csv"
+            written, review = fix_files(preds, plan, mc, review_csv)
+            where = "in place" if in_place else f"to {fix_dir}"
+            msg = f"wrote {len(written)} upright file(s) {where}"
+            if review:
+                msg += f"; {len(review)} page(s) left as they were for review" + (
+                    f" (listed in {review_csv})" if review_csv else "")
+            click.echo(msg, err=True)
+
+    _run(body)
+    preds = state.get("preds", [])
+    if preds and all(p.error for p in preds):
         sys.exit(1)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -22,21 +23,28 @@ from typing import Iterator
 import numpy as np
 import torch
 import webdataset as wds
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from datagen.contract import ANGLES, Variant, decode_sample, is_variant, iter_samples, load_variant
-from datagen.preprocess import background_level, fit_page, letterbox, pil_to_tensor, to_model_input
-from datagen.render import RenderError, RenderPool, Task, default_workers, page_sizes, render_page
-from datagen.strategies import cardinal_k
-
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pbm", ".pgm", ".ppm"}
-Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard for user images
+from datagen.contract import (ANGLES, ShardError, Variant, decode_sample, is_variant, iter_samples, load_variant,
+                              shard_counts, verify_shards)
+from datagen.pages import IMAGE_EXTS, Page, Skip, Source, collect, expand, iter_pages, source as page_source
+from datagen.preprocess import fit_image, page_box, paper_level, square
+from datagen.render import default_workers
 
 
 # --------------------------------------------------------------------------- training stream
 def _decode_train(sample: dict) -> tuple[torch.Tensor, int]:
-    arr = np.asarray(Image.open(io.BytesIO(sample["png"])).convert("L"), dtype=np.uint8)
-    return torch.from_numpy(arr.copy())[None], int(sample["cls"])  # (1, H, W) uint8
+    where = f"{sample.get('__url__', 'shard')}: sample {sample.get('__key__')}"
+    try:
+        arr = np.asarray(Image.open(io.BytesIO(sample["png"])).convert("L"), dtype=np.uint8)
+        cls = int(sample["cls"])
+    except KeyError as e:
+        raise ShardError(f"{where}: lacks {e.args[0]}") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ShardError(f"{where}: unreadable ({type(e).__name__}: {str(e)[:100]})") from None
+    if not 0 <= cls < len(ANGLES):
+        raise ShardError(f"{where}: class {cls} is not one of 0..{len(ANGLES) - 1}")
+    return torch.from_numpy(arr.copy())[None], cls  # (1, H, W) uint8
 
 
 MICRO_BATCH = 16  # smallest batch a worker sends; the main process regroups them (see rebatch)
@@ -163,47 +171,80 @@ class Batch:
 
 
 @dataclass
-class EvalData:
-    """Labelled evaluation data; iterate :meth:`batches`.  ``errors`` collects unreadable items
-    as ``{"item", "reason"}``; they are reported and counted, never raised."""
+class Upright:
+    """An upright, artifact-free page fitted to the model input: what the shortcut test turns."""
 
-    kind: str  # variant | csv | pdf
-    source: str
+    key: str
+    fitted: np.ndarray  # (h, w) uint8, long side = size
+    paper: int  # 0..255
+
+
+def _batch(images: list[np.ndarray], labels: list[int], keys: list[str], metas: list[dict],
+           masks: list[np.ndarray] | None = None) -> Batch:
+    x = torch.from_numpy(np.stack(images))[:, None].float().div_(255.0)  # (B, 1, S, S)
+    m = None if masks is None else torch.from_numpy(np.stack(masks))[:, None]
+    return Batch(x, torch.tensor(labels), keys, m, metas)
+
+
+class EvalSource:
+    """Labelled evaluation data.  Every kind has the same three methods: :meth:`batches` (model
+    inputs with labels), :meth:`upright` (the pages upright, for interventions) and
+    :meth:`describe`; unreadable items land in ``errors`` as ``{"item", "reason"}``, reported and
+    counted, never raised.  ``group_by`` names the meta fields accuracy is broken down by."""
+
     size: int
-    items: list = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)
-    variant: Variant | None = None
-    split: str | None = None
-    group_by: str | None = None
-    dpi: float = 100.0
-    workers: int = 1
-    _cache: list[Batch] | None = None
+    group_by: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.errors: list[dict] = []
+        self._cache: list[Batch] | None = None
 
     def batches(self, batch_size: int = 64) -> Iterator[Batch]:
         if self._cache is not None:
             yield from _rebatch(self._cache, batch_size)
             return
-        gen = {"variant": self._variant_batches, "csv": self._csv_batches, "pdf": self._pdf_batches}[self.kind]
-        yield from gen(batch_size)
+        yield from self._batches(batch_size)
 
-    def cache(self) -> "EvalData":
+    def cache(self) -> "EvalSource":
         """Materialise once (for data evaluated by several models)."""
         if self._cache is None:
-            self._cache = list(self.batches(256))
+            self._cache = list(self._batches(256))
         return self
 
-    # -- variant
-    def _variant_batches(self, bs: int) -> Iterator[Batch]:
+    def _batches(self, batch_size: int) -> Iterator[Batch]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def upright(self, limit: int | None = None) -> Iterator[Upright]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class VariantData(EvalSource):
+    """One split of a dataset variant: its samples as stored (with artifact masks).  The shards
+    are checked against dataset.json (sha256 and sample counts) before they are read."""
+
+    def __init__(self, variant: Variant, split: str, size: int):
+        super().__init__()
+        self.variant, self.split, self.size = variant, split, size
+        self.source = str(variant.path)
+
+    def _samples(self) -> Iterator[dict]:
+        for s in iter_samples(verify_shards(self.variant, self.split), shard_counts(self.variant)):
+            yield decode_sample(s)
+
+    def _batches(self, bs: int) -> Iterator[Batch]:
         buf: list[dict] = []
-        for s in iter_samples(self.variant.shards(self.split)):
-            buf.append(decode_sample(s))
+        for d in self._samples():
+            buf.append(d)
             if len(buf) >= bs:
-                yield self._variant_batch(buf)
+                yield self._batch(buf)
                 buf = []
         if buf:
-            yield self._variant_batch(buf)
+            yield self._batch(buf)
 
-    def _variant_batch(self, buf: list[dict]) -> Batch:
+    def _batch(self, buf: list[dict]) -> Batch:
         imgs = torch.from_numpy(np.stack([d["image"] for d in buf]))[:, None].float().div_(255.0)  # (B, 1, H, W)
         masks = torch.from_numpy(np.stack([d["mask"] for d in buf]))[:, None]
         if imgs.shape[-1] != self.size:
@@ -213,32 +254,118 @@ class EvalData:
         return Batch(imgs, torch.tensor([d["cls"] for d in buf]), [d["key"] for d in buf], masks,
                      [d["meta"] for d in buf])
 
-    # -- csv
-    def _csv_batches(self, bs: int) -> Iterator[Batch]:
-        buf_x, buf_y, buf_k, buf_m = [], [], [], []
-        for row in self.items:
-            path = row["path"]
-            try:
-                x = to_model_input(load_image(path), self.size)[0]  # (1, S, S)
-            except ValueError as e:
-                self.errors.append({"item": str(row["file"]), "reason": str(e)})
+    def upright(self, limit: int | None = None) -> Iterator[Upright]:
+        """The 0-degree samples with empty masks, cropped to their page box."""
+        n = 0
+        for d in self._samples():
+            if d["cls"] != 0 or d["mask"].any():
                 continue
-            buf_x.append(x)
-            buf_y.append(row["angle"] // 90)
-            buf_k.append(str(row["file"]))
-            buf_m.append({k: v for k, v in row.items() if k != "path"})
-            if len(buf_x) >= bs:
-                yield Batch(torch.stack(buf_x), torch.tensor(buf_y), buf_k, None, buf_m)
-                buf_x, buf_y, buf_k, buf_m = [], [], [], []
-        if buf_x:
-            yield Batch(torch.stack(buf_x), torch.tensor(buf_y), buf_k, None, buf_m)
+            top, left, h, w = d["meta"]["page_box"]
+            page = d["image"][top:top + h, left:left + w]
+            bg = int(d["image"][0, 0]) if (top or left) else paper_level(page)  # the letterbox pad is the paper level
+            if max(page.shape) != self.size:
+                page = fit_image(Image.fromarray(np.ascontiguousarray(page), mode="L"), self.size)
+            yield Upright(d["key"].rsplit("-r", 1)[0], np.ascontiguousarray(page), bg)
+            n += 1
+            if limit and n >= limit:
+                return
 
-    # -- pdf
-    def _pdf_batches(self, bs: int) -> Iterator[Batch]:
-        pages = []
-        for key, page in iter_clean_pages(self.items, self.size, self.dpi, self.workers, self.errors):
-            pages.append((key, page))
-        yield from _rebatch(list(clean_batches(pages, self.size)), bs)
+    def describe(self) -> str:
+        return f"{self.source} [{self.split}]"
+
+
+class LabelledFiles(EvalSource):
+    """A CSV with columns ``file`` and ``angle`` (paths relative to the CSV's folder): each image
+    as stored, labelled by its clockwise turn.  Images go through the page path in render
+    workers (pixel cap, time limit); a multi-frame image contributes its first frame."""
+
+    def __init__(self, path: Path, rows: list[dict], size: int, group_by: str | None = None, workers: int = 1):
+        super().__init__()
+        self.path, self.rows, self.size, self.workers = path, rows, size, workers
+        self.group_by = (group_by,) if group_by else ()
+        self.source = str(path)
+
+    def _pages(self, undo: bool) -> Iterator[tuple[dict, Page]]:
+        srcs = [page_source(r["path"], doc=str(r["file"]), pages=[0], rotation=r["angle"] if undo else 0)
+                for r in self.rows]
+        by_path = {}
+        for r, src in zip(self.rows, srcs):
+            by_path.setdefault(src, r)
+        for it in iter_pages(srcs, self.size, workers=self.workers, skip_blank=False):
+            row = by_path[it.source]
+            if isinstance(it, Skip):
+                self.errors.append({"item": str(row["file"]), "reason": f"{row['path']}: {it.reason}"})
+                continue
+            yield row, it
+
+    def _batches(self, bs: int) -> Iterator[Batch]:
+        buf: list = []
+        for row, pg in self._pages(undo=False):
+            meta = {k: v for k, v in row.items() if k != "path"}
+            buf.append((square(pg.fitted, self.size, pg.paper), row["angle"] // 90, str(row["file"]), meta))
+            if len(buf) >= bs:
+                yield _batch(*map(list, zip(*buf)))
+                buf = []
+        if buf:
+            yield _batch(*map(list, zip(*buf)))
+
+    def upright(self, limit: int | None = None) -> Iterator[Upright]:
+        for n, (row, pg) in enumerate(self._pages(undo=True), start=1):
+            yield Upright(str(row["file"]), pg.fitted, pg.paper)
+            if limit and n >= limit:
+                return
+
+    def describe(self) -> str:
+        return self.source
+
+
+class PageSet(EvalSource):
+    """Upright pages (PDF pages, image files, the documents of a manifest), each turned
+    losslessly to all four angles: clean labelled data.  Manifest documents carry ``kind`` and
+    ``script``, and accuracy is broken down by both."""
+
+    def __init__(self, sources: list[Source], size: int, dpi: float = 100.0, workers: int = 1,
+                 description: str = "", group_by: tuple[str, ...] = ()):
+        super().__init__()
+        self.sources, self.size, self.dpi, self.workers = sources, size, dpi, workers
+        self.group_by = group_by
+        self.source = description or ", ".join(s.path for s in sources)
+        self._pages: list[Page] | None = None
+
+    def pages(self) -> Iterator[Page]:
+        if self._pages is not None:
+            yield from self._pages
+            return
+        yield from collect(iter_pages(self.sources, self.size, dpi=self.dpi, workers=self.workers), self.errors)
+
+    def cache(self) -> "PageSet":
+        """Render once: later :meth:`batches` and :meth:`upright` calls reuse the pages."""
+        if self._pages is None:
+            self._pages = list(self.pages())
+        return self
+
+    def _batches(self, bs: int) -> Iterator[Batch]:
+        buf: list = []
+        for pg in self.pages():
+            meta = {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta}
+            for angle in ANGLES:
+                box = page_box(pg.fitted.shape, self.size, angle)
+                buf.append((square(pg.fitted, self.size, pg.paper, angle), angle // 90, f"{pg.key}-r{angle}",
+                            {**meta, "angle": angle, "page_box": box}))
+            if len(buf) >= bs:
+                yield _batch(*map(list, zip(*buf)))
+                buf = []
+        if buf:
+            yield _batch(*map(list, zip(*buf)))
+
+    def upright(self, limit: int | None = None) -> Iterator[Upright]:
+        for n, pg in enumerate(self.pages(), start=1):
+            yield Upright(pg.key, pg.fitted, pg.paper)
+            if limit and n >= limit:
+                return
+
+    def describe(self) -> str:
+        return self.source
 
 
 def _rebatch(batches: list[Batch], bs: int) -> Iterator[Batch]:
@@ -252,78 +379,6 @@ def _rebatch(batches: list[Batch], bs: int) -> Iterator[Batch]:
         masks = None if chunk[0][3] is None else torch.stack([c[3] for c in chunk])
         yield Batch(torch.stack([c[0] for c in chunk]), torch.stack([c[1] for c in chunk]), [c[2] for c in chunk],
                     masks, [c[4] for c in chunk])
-
-
-def load_image(path: str | Path) -> torch.Tensor:
-    """An image file as ``(1, 1, H, W)`` float gray, EXIF orientation applied (what users see)."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            return pil_to_tensor(im)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
-
-
-class _PageJob:
-    """Render worker job: one PDF page, blank-checked, fitted to the model input size."""
-
-    def __init__(self, dpi: float, size: int):
-        self.dpi, self.size = dpi, size
-
-    def __call__(self, task: Task):
-        from datagen.build import BLANK_INK
-        from datagen.preprocess import ink_fraction
-
-        if task.kind == "info":
-            return page_sizes(task.path, "pdfium")
-        arr = render_page(task.path, task.index, self.dpi, "pdfium", size_pts=task.payload)
-        ink = ink_fraction(arr)
-        if ink < BLANK_INK:
-            raise RenderError(f"blank page (ink {100 * ink:.3f} %)")
-        t = torch.from_numpy(arr).float().div_(255.0)[None, None]
-        return fit_page(t, self.size)[0].numpy()  # (1, h, w)
-
-
-def iter_clean_pages(docs: list[dict], size: int, dpi: float, workers: int, errors: list[dict]
-                     ) -> Iterator[tuple[str, torch.Tensor]]:
-    """Render the pages of ``docs`` (``{"id", "file", "pages": [0-based] | None}``) fitted to
-    ``size``; yields ``(key_prefix, page (1, h, w))``; failures go to ``errors``."""
-    with RenderPool(_PageJob(dpi, size), workers=max(1, workers), timeout=60.0) as pool:
-        infos = list(pool.imap(Task("info", d["file"]) for d in docs))
-        tasks = []
-        for d, (_, status, value) in zip(docs, infos):
-            if status != "ok":
-                errors.append({"item": d["file"], "reason": value})
-                continue
-            idx = d.get("pages")
-            idx = list(range(len(value))) if idx is None else [i for i in idx if i < len(value)]
-            tasks.extend((d, i, value[i]) for i in idx)
-        for (d, i, _), (_, status, value) in zip(tasks, pool.imap(Task("page", dd["file"], ii, sz)
-                                                                  for dd, ii, sz in tasks)):
-            if status != "ok":
-                if not value.startswith("blank page"):
-                    errors.append({"item": f"{d['file']} page {i + 1}", "reason": value})
-                continue
-            yield f"{d['id']}-p{i + 1}", torch.from_numpy(value)
-
-
-def clean_batches(pages: list[tuple[str, torch.Tensor]], size: int) -> Iterator[Batch]:
-    """Each fitted page turned losslessly by all four angles, letterboxed: clean labelled data.
-    The page box (where the turned page sits in the square) goes into each sample's meta."""
-    for key, page in pages:
-        bg = background_level(page[None])  # (1,)
-        imgs, labels, keys, metas = [], [], [], []
-        for angle in ANGLES:
-            turned = torch.rot90(page[None], k=cardinal_k(angle), dims=(-2, -1))  # (1, 1, h', w')
-            hc, wc = turned.shape[-2:]
-            imgs.append(letterbox(turned, size, bg)[0])
-            labels.append(angle // 90)
-            keys.append(f"{key}-r{angle}")
-            metas.append({"angle": angle, "page_box": [(size - hc) // 2, (size - wc) // 2, hc, wc]})
-        yield Batch(torch.stack(imgs), torch.tensor(labels), keys, None, metas)
 
 
 def _read_csv(path: Path, group_by: str | None) -> list[dict]:
@@ -343,6 +398,8 @@ def _read_csv(path: Path, group_by: str | None) -> list[dict]:
                     raise ValueError(f"{path}: line {i}: angle {r['angle']!r} is not a number") from None
                 if angle not in ANGLES:
                     raise ValueError(f"{path}: line {i}: angle must be one of {ANGLES}, got {angle}")
+                if not r["file"]:
+                    raise ValueError(f"{path}: line {i}: empty file name")
                 rows.append({**r, "angle": angle, "path": path.parent / r["file"]})
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a UTF-8 text CSV") from None
@@ -351,27 +408,24 @@ def _read_csv(path: Path, group_by: str | None) -> list[dict]:
     return rows
 
 
-def _pdf_list(paths: list[Path]) -> list[Path]:
-    out = []
-    for p in paths:
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() == ".pdf")
-            if not found:
-                raise ValueError(f"{p}: folder holds no .pdf files (and is not a dataset variant)")
-            out.extend(found)
-        elif p.suffix.lower() == ".pdf":
-            out.append(p)
-        else:
-            raise ValueError(f"{p}: expected a variant folder, a file,angle CSV, or PDFs; got {p.suffix or 'a file'}")
-    return out
+def manifest_sources(path: Path, log=None) -> list[Source]:
+    """The documents of a manifest (fetched and verified into the cache first) as page sources."""
+    from datagen.build import docs_from_manifest
+    from datagen.manifest import load_manifest
+
+    docs = docs_from_manifest(load_manifest(path), log=log or (lambda s: print(s, file=sys.stderr)))
+    return [d.to_source() for d in docs]
 
 
 def open_data(paths, size: int, split: str | None = None, group_by: str | None = None, dpi: float = 100.0,
-              workers: int | None = None) -> EvalData:
-    """DATA -> :class:`EvalData` (see module doc).  Raises ``ValueError`` with a clear message."""
+              workers: int | None = None) -> EvalSource:
+    """DATA -> an :class:`EvalSource`: a variant folder (a split of its shards), a ``file,angle``
+    CSV, a manifest (``.toml``: its documents, upright, turned to all four angles, broken down by
+    kind and script), or PDFs, images and folders of them (upright pages, turned likewise).
+    Raises ``ValueError`` with a clear message."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     if not paths:
-        raise ValueError("no DATA given: a variant folder, a file,angle CSV, or PDFs")
+        raise ValueError("no DATA given: a variant folder, a file,angle CSV, a manifest, or PDFs and images")
     for p in paths:
         if not p.exists():
             raise ValueError(f"{p}: no such file or folder")
@@ -382,40 +436,44 @@ def open_data(paths, size: int, split: str | None = None, group_by: str | None =
         if v.count(split) == 0:
             raise ValueError(f"{paths[0]}: the {split!r} split is empty (counts: "
                              f"{ {s: v.count(s) for s in ('train', 'val', 'test')} }); choose another with --split")
-        return EvalData("variant", str(paths[0]), size, variant=v, split=split)
+        return VariantData(v, split, size)
     if split:
         raise ValueError("--split applies to a variant folder only")
     if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
-        return EvalData("csv", str(paths[0]), size, items=_read_csv(paths[0], group_by), group_by=group_by)
+        return LabelledFiles(paths[0], _read_csv(paths[0], group_by), size, group_by, workers)
+    if len(paths) == 1 and paths[0].suffix.lower() == ".toml":
+        srcs = manifest_sources(paths[0])
+        keys = tuple(k for k in ("kind", "script") if any(k in dict(s.meta) for s in srcs))
+        if group_by:
+            keys = (group_by,)
+        return PageSet(srcs, size, dpi, workers, f"the pages of {paths[0]}", keys)
     if group_by:
-        raise ValueError("--group-by applies to a CSV only")
-    pdfs = _pdf_list(paths)
-    docs = [{"id": p.stem, "file": str(p.resolve()), "pages": None} for p in pdfs]
-    return EvalData("pdf", ", ".join(str(p) for p in paths), size, items=docs, dpi=dpi, workers=workers)
+        raise ValueError("--group-by applies to a CSV or a manifest only")
+    for p in paths:
+        if p.is_file() and p.suffix.lower() in (".csv", ".toml"):
+            raise ValueError(f"{p}: a CSV or a manifest must be the only DATA")
+    try:
+        sel = expand(paths)
+    except ValueError as e:
+        raise ValueError(f"{e} (DATA is a variant folder, a file,angle CSV, a manifest, or PDFs and images)") from None
+    return PageSet(sel.sources, size, dpi, workers, ", ".join(str(p) for p in paths))
 
 
-def clean_test_data(variant: Variant, size: int, split: str = "test", workers: int | None = None) -> EvalData:
+def clean_test_data(variant: Variant, size: int, split: str = "test", workers: int | None = None) -> PageSet:
     """Clean renderings (lossless turns, no artifacts) of the pages a variant used for ``split``."""
-    from datagen.manifest import parse_pages
-
     cfg = variant.record["config"]
-    docs = []
+    srcs = []
     for d in variant.documents(split):
         if not Path(d["file"]).exists():
             raise ValueError(f"{variant.path}: test document {d['file']} is gone; fetch the corpus again")
-        total = d.get("pages_total") or 0
-        idx = parse_pages(d.get("pages"), total) if total else None
-        if idx is not None and cfg.get("max_pages_per_doc"):
-            idx = idx[:cfg["max_pages_per_doc"]]
-        docs.append({"id": d["id"], "file": d["file"], "pages": idx})
-    if not docs:
+        rot = d.get("rotation", 0)
+        srcs.append(page_source(d["file"], doc=d["id"], spec=d.get("pages"), limit=cfg.get("max_pages_per_doc"),
+                                rotation=rot))
+    if not srcs:
         raise ValueError(f"{variant.path}: no documents in the {split!r} split")
-    return EvalData("pdf", f"clean renderings of {variant.name}'s {split} documents", size, items=docs,
-                    dpi=float(cfg.get("dpi", 100.0)), workers=workers or default_workers())
+    return PageSet(srcs, size, float(cfg.get("dpi", 100.0)), workers or default_workers(),
+                   f"clean renderings of {variant.name}'s {split} documents")
 
 
-def describe(data: EvalData) -> str:
-    if data.kind == "variant":
-        return f"{data.source} [{data.split}]"
-    return data.source
-
+def describe(data: EvalSource) -> str:
+    return data.describe()

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from datagen.devices import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
-from .data import CACHES, EvalData, TrainStream, micro_batch
+from .data import CACHES, TrainStream, VariantData, micro_batch
 from .evaluate import autocast, evaluate
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
@@ -130,10 +130,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
             "train_samples": seen, "images_per_s": seen / el if el > 0 else 0.0}
 
 
-def _val_data(variant: Variant, size: int) -> EvalData | None:
+def _val_data(variant: Variant, size: int) -> VariantData | None:
     if variant.count("val") == 0:
         return None
-    return EvalData("variant", str(variant.path), size, variant=variant, split="val")
+    return VariantData(variant, "val", size)
 
 
 def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:

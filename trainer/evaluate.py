@@ -18,26 +18,26 @@ def autocast(device: torch.device):
 
 
 @torch.no_grad()
-def predict_probs(model: torch.nn.Module, images: torch.Tensor, device: torch.device, tta: bool = False
-                  ) -> torch.Tensor:
-    """Class probabilities ``(B, 4)`` for model inputs ``(B, 1, S, S)``.
+def predict_probs(model: torch.nn.Module, images: torch.Tensor, device: torch.device, tta: bool = False,
+                  temperature: float = 1.0) -> torch.Tensor:
+    """Class probabilities ``(B, 4)`` for model inputs ``(B, 1, S, S)`` (logits / ``temperature``).
 
     ``tta``: rotation-consistent test-time augmentation.  The input is also turned by 90, 180
     and 270 degrees (counter-clockwise, losslessly); a page labelled ``L`` turned CCW by ``90k``
     is labelled ``L - 90k``, so the four predictions are aligned and their log-probabilities
-    summed.  4x the compute, fewer 180-degree confusions.
+    averaged (as :func:`trainer.infer.tta_combine`).  4x the compute, fewer 180-degree confusions.
     """
     x = images.to(device, non_blocking=True)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
     with autocast(device):
         if not tta:
-            return model(x).float().softmax(1).cpu()
+            return (model(x).float() / temperature).softmax(1).cpu()
         total = 0
         for k in range(4):
-            logp = model(torch.rot90(x, k=k, dims=(-2, -1))).float().log_softmax(1)  # (B, 4) in turned frame
+            logp = (model(torch.rot90(x, k=k, dims=(-2, -1))).float() / temperature).log_softmax(1)  # turned frame
             total = total + torch.roll(logp, shifts=k, dims=1)  # original class c is class c - k once turned
-        return total.softmax(1).cpu()
+        return (total / 4).softmax(1).cpu()
 
 
 @dataclass
@@ -45,7 +45,7 @@ class EvalResult:
     n: int = 0
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((4, 4), dtype=np.int64))  # [true, pred]
     errors: list[dict] = field(default_factory=list)
-    groups: dict = field(default_factory=dict)  # value -> [correct, total]
+    groups: dict = field(default_factory=dict)  # field -> value -> [correct, total]
     predictions: list[dict] = field(default_factory=list)
     loss_sum: float = 0.0
 
@@ -65,23 +65,32 @@ class EvalResult:
              "confusion": {"labels": list(ANGLES), "rows_true_cols_pred": self.confusion.tolist()},
              "errors": len(self.errors), "error_items": self.errors[:50]}
         if self.groups:
-            d["groups"] = {k: {"accuracy": c / t if t else None, "n": t} for k, (c, t) in sorted(self.groups.items())}
+            d["groups"] = {f: {k: {"accuracy": c / t if t else None, "n": t} for k, (c, t) in sorted(g.items())}
+                           for f, g in self.groups.items()}
         return d
 
 
-def evaluate(model: torch.nn.Module, data, device: torch.device, batch_size: int = 64, tta: bool = False,
-             keep_predictions: bool = False, progress=None) -> EvalResult:
-    """Run ``model`` over an :class:`trainer.data.EvalData`; confusion, per-group accuracy, errors."""
+def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = None, batch_size: int = 64,
+             tta: bool = False, keep_predictions: bool = False, progress=None, temperature: float = 1.0,
+             engine=None) -> EvalResult:
+    """Run ``model`` (or an inference ``engine`` of :mod:`trainer.infer`, which then owns the
+    temperature and TTA) over a :class:`trainer.data.EvalSource`; confusion, per-group accuracy,
+    errors."""
     res = EvalResult()
-    model.eval()
+    if model is not None:
+        model.eval()
     for b in data.batches(batch_size):
-        probs = predict_probs(model, b.images, device, tta)
+        if engine is not None:
+            x8 = b.images[:, 0].mul(255).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).numpy()  # (B, S, S)
+            probs = torch.from_numpy(engine.predict(x8)[0])
+        else:
+            probs = predict_probs(model, b.images, device, tta, temperature)
         pred = probs.argmax(1)
         for i, (t, p) in enumerate(zip(b.labels.tolist(), pred.tolist())):
             res.confusion[t, p] += 1
-            if data.group_by:
-                g = str(b.metas[i].get(data.group_by, ""))
-                c = res.groups.setdefault(g, [0, 0])
+            for field_ in data.group_by:
+                g = str(b.metas[i].get(field_, ""))
+                c = res.groups.setdefault(field_, {}).setdefault(g, [0, 0])
                 c[0] += int(t == p)
                 c[1] += 1
             if keep_predictions:
@@ -107,8 +116,10 @@ def format_result(res: EvalResult, title: str) -> str:
         lines.append("        " + "".join(f"{str(a) + '°':>7}" for a in ANGLES))
         for c, a in enumerate(ANGLES):
             lines.append(f"{str(a) + '°':>7} " + "".join(f"{v:>7}" for v in res.confusion[c]))
-    for g, (c, t) in sorted(res.groups.items()):
-        lines.append(f"  group {g!r}: {100 * c / t:.1f} % of {t}")
+    for f, groups in res.groups.items():
+        lines.append(f"by {f}:")
+        for g, (c, t) in sorted(groups.items()):
+            lines.append(f"  {g or '(none)'}: {100 * c / t:.1f} % of {t}")
     if res.errors:
         lines.append(f"errors: {len(res.errors)} item(s) could not be read:")
         lines.extend(f"  {e['item']}: {e['reason']}" for e in res.errors[:20])

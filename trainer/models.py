@@ -129,27 +129,69 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Load with ``weights_only=True``; refuse anything that would need arbitrary unpickling."""
+    """Load with ``weights_only=True``; refuse anything that would need arbitrary unpickling, and
+    any checkpoint whose fields are not what docorient writes (one line saying what differs)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError, EOFError, ValueError, OSError) as e:
+        first = " ".join(str(e).split()) or type(e).__name__
+        if len(first) > 160:
+            first = first[:157].rsplit(" ", 1)[0] + " ..."
         raise ValueError(f"{path}: refused: not a safe docorient checkpoint (loading it would need arbitrary "
-                         f"unpickling or the file is damaged): {first[:200]}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a docorient checkpoint (expected a dict with format {FORMAT!r})")
+                         f"unpickling, or the file is damaged): {first}") from None
+    check_checkpoint(ckpt, path)
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu") -> OrientationNet:
+def check_checkpoint(ckpt, path: str | os.PathLike = "checkpoint") -> None:
+    """ValueError (one line, naming ``path``) unless ``ckpt`` has the fields docorient relies on."""
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a docorient checkpoint (expected a dict with format {FORMAT!r})")
+    if "model" not in ckpt or not isinstance(ckpt["model"], dict) or not ckpt["model"]:
+        raise ValueError(f"{path}: the checkpoint has no 'model' state dict")
+    if ckpt.get("arch") not in ARCHS:
+        raise ValueError(f"{path}: unknown arch {ckpt.get('arch')!r}; this docorient knows {', '.join(ARCHS)}")
+    classes = ckpt.get("classes")
+    if list(classes or []) != list(CLASSES):
+        raise ValueError(f"{path}: classes {classes!r} differ from docorient's {list(CLASSES)} (class i = the "
+                         "clockwise angle 90 i); the checkpoint cannot be used as it is")
+    size = ckpt.get("input_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096:
+        raise ValueError(f"{path}: input_size must be an integer between 16 and 4096, got {size!r}")
+    if ckpt.get("in_channels", 1) != 1:
+        raise ValueError(f"{path}: in_channels must be 1 (gray), got {ckpt.get('in_channels')!r}")
+    t = ckpt.get("temperature", 1.0)
+    if not isinstance(t, (int, float)) or not (0 < float(t) < 100):
+        raise ValueError(f"{path}: temperature must be a number in (0, 100), got {t!r}")
+    bad = [k for k, v in ckpt["model"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise ValueError(f"{path}: model entry {bad[0]!r} is not a tensor")
+
+
+def model_from_checkpoint(ckpt: dict, device: torch.device | str = "cpu", path: str | os.PathLike = "checkpoint"
+                          ) -> OrientationNet:
     model = build_model(ckpt["arch"], None, len(ckpt["classes"]))
-    model.load_state_dict(ckpt["model"])
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}  # fp16 files load too
+    want = model.state_dict()
+    missing = [k for k in want if k not in state]
+    extra = [k for k in state if k not in want]
+    shape = [k for k in want if k in state and tuple(state[k].shape) != tuple(want[k].shape)]
+    if missing or extra or shape:
+        parts = [f"{len(missing)} missing" if missing else "", f"{len(extra)} unexpected" if extra else "",
+                 f"{len(shape)} of another shape" if shape else ""]
+        first = (shape or missing or extra)[0]
+        detail = (f"{first}: {tuple(state[first].shape)} vs {tuple(want[first].shape)}" if shape else first)
+        raise ValueError(f"{path}: its weights do not fit a {ckpt['arch']} ({', '.join(p for p in parts if p)} "
+                         f"entries, e.g. {detail})")
+    if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise ValueError(f"{path}: the checkpoint holds non-finite weights (a diverged run); retrain it")
+    model.load_state_dict(state)
     return model.to(device).eval()
 
 
 def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> tuple[OrientationNet, dict]:
     ckpt = load_checkpoint(path)
-    return model_from_checkpoint(ckpt, device), ckpt
+    return model_from_checkpoint(ckpt, device, path), ckpt

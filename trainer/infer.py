@@ -1,0 +1,151 @@
+"""Inference engines: the same model inputs through torch or onnxruntime.
+
+An engine's ``predict(x)`` takes ``(B, S, S)`` uint8 model inputs (THE model-input function's
+output) and returns ``(probs (B, 4) float, agree (B,) bool | None)``: calibrated probabilities
+(logits divided by the model's temperature) and, with TTA, whether the four turned views agree.
+
+TTA (rotation-consistent test-time augmentation): the input is also turned counter-clockwise by
+90, 180 and 270 degrees, losslessly.  A page labelled ``L`` turned counter-clockwise by ``90k``
+is labelled ``L - 90k``, so the four answers are aligned and their log-probabilities summed.
+
+``OnnxEngine`` never imports torch, so ``trainer predict --engine onnx`` stays small in memory.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+ENGINES = ("auto", "torch", "onnx")
+ONNX_META_KEY = "docorient"
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def tta_combine(logits_by_k: list[np.ndarray], temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Combine the logits of the views turned counter-clockwise by ``90 k`` (k = 0..3):
+    ``(probs, agree)``.  View ``k`` sees class ``c - k``, so its log-probs roll by ``k``."""
+    total = 0
+    votes = []
+    for k, z in enumerate(logits_by_k):
+        lp = np.roll(_log_softmax(z / temperature), shift=k, axis=1)  # back to the original frame
+        total = total + lp
+        votes.append(lp.argmax(1))
+    votes = np.stack(votes, 1)  # (B, 4)
+    agree = (votes == votes[:, :1]).all(1)
+    return _softmax(total / len(logits_by_k)), agree
+
+
+class TorchEngine:
+    """A torch model on a device (bf16 autocast on CUDA)."""
+
+    name = "torch"
+
+    def __init__(self, model, device, tta: bool = False, temperature: float = 1.0):
+        self.model, self.device, self.tta, self.temperature = model, device, tta, float(temperature)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        from .evaluate import autocast
+
+        t = torch.from_numpy(np.ascontiguousarray(x))[:, None].to(self.device).float().div_(255.0)  # (B, 1, S, S)
+        if self.device.type == "cuda":
+            t = t.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad(), autocast(self.device):
+            return self.model(t).float().cpu().numpy()
+
+    def predict(self, x: np.ndarray):
+        if not self.tta:
+            return _softmax(self.logits(x) / self.temperature), None
+        views = [self.logits(np.rot90(x, k=k, axes=(1, 2))) for k in range(4)]
+        return tta_combine(views, self.temperature)
+
+
+class OnnxEngine:
+    """An exported model (``trainer export --onnx``) on onnxruntime's CPU provider."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | os.PathLike, tta: bool = False, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ValueError("the onnx engine needs onnxruntime: pip install 'docorient-toolkit[onnx]'") from None
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ValueError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:160]})") from None
+        self.meta = read_onnx_meta(self.session, path)
+        self.input = self.session.get_inputs()[0].name
+        self.tta = tta
+        self.temperature = float(self.meta.get("temperature", 1.0))
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        t = np.ascontiguousarray(x, dtype=np.float32)[:, None] / np.float32(255.0)  # (B, 1, S, S)
+        return self.session.run(None, {self.input: t})[0].astype(np.float64)
+
+    def predict(self, x: np.ndarray):
+        if not self.tta:
+            return _softmax(self.logits(x) / self.temperature), None
+        views = [self.logits(np.rot90(x, k=k, axes=(1, 2))) for k in range(4)]
+        return tta_combine(views, self.temperature)
+
+
+def read_onnx_meta(session, path="model.onnx") -> dict:
+    """The preprocessing contract an exported model carries (``trainer export``)."""
+    raw = session.get_modelmeta().custom_metadata_map.get(ONNX_META_KEY)
+    if not raw:
+        raise ValueError(f"{path}: an ONNX model without docorient's metadata (export it with 'trainer export')")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}: damaged docorient metadata in the ONNX model") from None
+    if meta.get("classes") != [0, 90, 180, 270] or not isinstance(meta.get("input_size"), int):
+        raise ValueError(f"{path}: the ONNX model's metadata is not docorient's contract ({raw[:120]})")
+    return meta
+
+
+def onnx_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the shipped model
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEFAULT_ONNX = WEIGHTS / "default.onnx"
+DEFAULT_PT = WEIGHTS / "default.pt"
+
+
+def default_model(engine: str = "auto") -> Path:
+    """The model shipped inside the package: its ONNX export for the onnx engine, its fp16
+    checkpoint for torch; ValueError when this installation lacks it."""
+    if engine in ("auto", "onnx") and DEFAULT_ONNX.is_file() and (engine == "onnx" or onnx_available()):
+        return DEFAULT_ONNX
+    if DEFAULT_PT.is_file():
+        return DEFAULT_PT
+    raise ValueError(f"no model given and this installation has no default model in {WEIGHTS}; "
+                     "give a checkpoint (trainer fit writes runs/<variant>/model.pt)")
+
+
+def is_model_file(arg: str | os.PathLike) -> bool:
+    """Does a command-line argument name a model (a .pt checkpoint or an .onnx export)?"""
+    return Path(arg).suffix.lower() in (".pt", ".onnx")
