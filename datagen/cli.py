@@ -136,6 +136,36 @@ def build_cmd(sources, out, rotation, size, dpi, skew, angles, split, seed, devi
 
 
 @main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (refused if it exists, unless --force).")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the documents are fetched (default: the cache).")
+@click.option("--dpi", default=150.0, show_default=True, type=click.FloatRange(10, 1200),
+              help="Render resolution of PDF pages (images keep theirs).")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def pages(manifest, out, dest, dpi, force):
+    """Write the pages of MANIFEST, upright then turned clockwise by 0/90/180/270, as PNGs with a
+    labels.csv (file,angle,doc,page,kind,script,license): a labelled folder any tool can be scored on.
+
+    \b
+    Example:  datagen pages data_manifests/real-pages.toml --out real/
+              trainer eval real/labels.csv --group-by kind
+    """
+    from .export import export_pages
+
+    try:
+        rep = export_pages(load_manifest(manifest), out, dest, dpi=dpi, force=force,
+                           log=lambda s: click.echo(s, err=True))
+    except (ManifestError, ValueError, RuntimeError) as e:
+        raise click.ClickException(" ".join(str(e).split()))
+    except OSError as e:
+        raise click.ClickException(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+    click.echo(f"{rep['images']} images ({rep['pages']} pages of {rep['documents']} documents, 4 turns each) -> {out}"
+               + (f"; {len(rep['skipped'])} document(s) skipped" if rep["skipped"] else ""))
+
+
+@main.command()
 @click.argument("variant", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Contact sheet PNG to write.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to draw (default: test if any).")

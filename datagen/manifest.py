@@ -47,6 +47,7 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -472,15 +473,36 @@ def apt_download(package: str, version: str, workdir: Path) -> Path:
 
 
 def apt_source(package: str, version: str, file: str, workdir: Path) -> Path:
-    """``apt-get source --download-only PACKAGE=VERSION`` (apt checks the .dsc's hashes); the path
-    of ``file`` among what it downloaded."""
+    """One file of a Debian source package: ``apt-get source --print-uris`` names its URI and
+    sha256 (from the signed .dsc), and only that file is downloaded and checked.  Needs a
+    ``deb-src`` line in apt's sources."""
     apt = os.environ.get("DOCORIENT_APT_GET", "apt-get")
-    _run([apt, "source", "--download-only", f"{package}={version}"], workdir, f"source {package}={version}")
-    p = workdir / file
-    if not p.is_file():
-        got = ", ".join(sorted(q.name for q in workdir.iterdir())) or "nothing"
-        raise ManifestError(f"source {package}={version}: no {file} among the downloaded files ({got})")
-    return p
+    what = f"source {package}={version}"
+    try:
+        p = subprocess.run([apt, "source", "--print-uris", "--download-only", f"{package}={version}"], cwd=workdir,
+                           capture_output=True, text=True, timeout=600)
+    except FileNotFoundError:
+        raise ManifestError(f"{what}: needs {apt} (not found)") from None
+    except subprocess.TimeoutExpired:
+        raise ManifestError(f"{what}: apt-get source took over 10 minutes") from None
+    if p.returncode != 0:
+        err = " ".join((p.stderr or p.stdout).split())[:300]
+        raise ManifestError(f"{what}: apt-get source failed: {err} (apt needs a deb-src line: add 'Types: deb "
+                            "deb-src' to its sources, then apt-get update)")
+    uris = {}
+    for m in re.finditer(r"^'([^']+)'\s+(\S+)\s+(\d+)\s+(?:SHA256:([0-9a-f]{64}))?", p.stdout, re.M):
+        uris[m.group(2)] = (m.group(1), m.group(4))
+    if file not in uris:
+        raise ManifestError(f"{what}: no file {file} in the source package (it has: {', '.join(sorted(uris)) or 'none'})")
+    url, digest = uris[file]
+    dest = workdir / file
+    if url.startswith("file:"):
+        shutil.copyfile(url[5:], dest)
+    else:
+        _http_get(url, dest)
+    if digest and sha256_of(dest) != digest:
+        raise ManifestError(f"{what}: {file} does not match the sha256 of the package's .dsc")
+    return dest
 
 
 def _http_get(url: str, dest: Path, timeout: float = 120) -> None:
@@ -503,13 +525,17 @@ def _json_get(url: str) -> dict:
 
 def pypi_download(name: str, version: str, file: str, workdir: Path) -> Path:
     """The distribution file ``file`` of ``name==version`` from PyPI, checked against PyPI's sha256."""
-    meta = _json_get(f"https://pypi.org/pypi/{name}/{version}/json")
-    entry = next((u for u in meta.get("urls", []) if u.get("filename") == file), None)
+    meta = _json_get(f"https://pypi.org/pypi/{name}/json")
+    files = (meta.get("releases") or {}).get(version)
+    if files is None:
+        raise ManifestError(f"pypi {name}: no version {version} on the index")
+    entry = next((u for u in files if u.get("filename") == file), None)
     if entry is None:
-        have = ", ".join(u.get("filename", "?") for u in meta.get("urls", []))
+        have = ", ".join(u.get("filename", "?") for u in files)
         raise ManifestError(f"pypi {name}=={version}: no file {file} (there are: {have})")
+    url = urllib.parse.urljoin(f"https://pypi.org/pypi/{name}/json", entry["url"])
     dest = workdir / file
-    _http_get(entry["url"], dest)
+    _http_get(url, dest)
     want = entry.get("digests", {}).get("sha256")
     if want and sha256_of(dest) != want:
         raise ManifestError(f"pypi {name}=={version}: {file} does not match PyPI's sha256")
