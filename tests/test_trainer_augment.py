@@ -54,7 +54,7 @@ def test_every_class_gets_the_same_augmentation_distribution(text_page):
 def test_geometric_steps_fill_with_paper_never_zeros():
     torch.manual_seed(0)
     page = torch.full((16, 1, 32, 32), 0.8)
-    out = ScanAugment(p_geom=1.0, p_photo=0.0, p_ink=0.0)(page)
+    out = ScanAugment(p_geom=1.0, strength=0.0)(page)
     assert out.shape == page.shape
     border = torch.cat([out[..., 0, :], out[..., -1, :], out[..., :, 0], out[..., :, -1]], dim=-1)
     assert border.min() >= 0.8 - 1e-4 and out.min() >= 0.8 - 1e-4
@@ -71,7 +71,7 @@ def test_geometric_steps_move_the_content_and_fill_its_margin_with_its_paper(tex
     ring = lambda t: torch.cat([t[..., :2, :].flatten(1), t[..., -2:, :].flatten(1),  # noqa: E731
                                 t[..., :, :2].flatten(1), t[..., :, -2:].flatten(1)], 1)
     assert (ring(page) - 0.8).abs().max() < 1e-6
-    out = ScanAugment(p_geom=1.0, p_photo=0.0, p_ink=0.0)(page)
+    out = ScanAugment(p_geom=1.0, strength=0.0)(page)
     assert (out - page).abs().amax(dim=(1, 2, 3)).gt(0.1).all()  # every page moved
     # the outer two pixels were paper; after the warp they still are: no black (or any other) fill
     assert (ring(out) - 0.8).abs().max() < 1e-3
@@ -79,7 +79,7 @@ def test_geometric_steps_move_the_content_and_fill_its_margin_with_its_paper(tex
 
 def test_output_stays_in_range_and_rejects_bad_shapes(text_page):
     torch.manual_seed(2)
-    out = ScanAugment(p_geom=1.0, p_photo=1.0, p_ink=1.0)(_page(text_page).expand(8, 1, 32, 32))
+    out = ScanAugment(p_geom=1.0, strength=2.0)(_page(text_page).expand(8, 1, 32, 32))
     assert out.min() >= 0 and out.max() <= 1
     with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
         ScanAugment()(torch.ones(2, 3, 8, 8))
@@ -142,3 +142,39 @@ def test_bars_pair_on_opposite_sides_and_reject_bad_input():
         BarAugment()(torch.ones(2, 3, 8, 8))
     with pytest.raises(ValueError, match="thickness"):
         BarAugment(thickness=(0.5, 0.2))
+
+
+def _side_means(out: torch.Tensor, depth: int = 3) -> torch.Tensor:
+    """Mean level of the outer ``depth`` rows/columns on each side: top, right, bottom, left."""
+    return torch.stack([out[..., :depth, :].mean(), out[..., :, -depth:].mean(), out[..., -depth:, :].mean(),
+                        out[..., :, :depth].mean()])
+
+
+def test_scan_cues_favour_no_side():
+    """Blank pages carry no orientation, so anything the scan augmentation draws on them is a
+    synthetic cue (borders, fold shadows, light gradients, stamps).  Their mean image must be the
+    same under every quarter turn, side by side; an augmentation that favours one side (a border
+    on top only) fails the same check."""
+    torch.manual_seed(0)
+    aug = ScanAugment(strength=2.0)
+    blank = torch.full((512, 1, 32, 32), 0.9)
+    out = torch.cat([aug(blank) for _ in range(6)])  # (3072, 1, 32, 32)
+    assert (out - 0.9).abs().amax(dim=(1, 2, 3)).gt(0.1).float().mean() > 0.5  # it does draw cues
+    sides = _side_means(out)
+    assert (sides.max() - sides.min()) < 0.01, sides
+    mean = out.mean(0)[0]
+    for k in (1, 2, 3):
+        assert (mean - torch.rot90(mean, k)).abs().max() < 0.05, k  # per pixel: sampling noise is ~0.01
+    biased = out.clone()
+    biased[..., :3, :] *= 0.97  # a top border on 3 % of the level: subtler than any real cue
+    sides = _side_means(biased)
+    assert (sides.max() - sides.min()) > 0.01
+
+
+def test_scan_degradations_keep_the_page_readable(text_page):
+    """Every degraded page keeps some contrast: a page washed out to nothing would be label noise."""
+    torch.manual_seed(3)
+    page = _page(text_page).expand(256, 1, 32, 32)
+    out = ScanAugment(strength=1.0)(page)
+    spread = out.flatten(1).quantile(0.98, dim=1) - out.flatten(1).quantile(0.02, dim=1)
+    assert (spread > 0.15).float().mean() > 0.97, spread.min()

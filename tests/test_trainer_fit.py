@@ -316,3 +316,43 @@ def test_train_stream_caches_the_decoded_split_after_one_complete_pass(tiny_shar
     assert sorted(rows(off.epoch(0))) == sorted(first) and not off.cached
     with pytest.raises(ValueError, match="cache must be one of"):
         TrainStream(v.shards("train"), n, v.size, 4, seed=0, workers=0, cache="maybe")
+
+
+def test_resume_refuses_changed_options_naming_them(trainer_cli, tiny_fit, tiny_shards, tmp_path):
+    _, runs = tiny_fit
+    run = tmp_path / "changed"
+    shutil.copytree(runs / "exact", run)
+    before = (run / "last.pt").read_bytes()
+    r = trainer_cli("fit", tiny_shards / "exact", "--out", run, "--epochs", "2", "--max-steps", "4", "--seed", "0",
+                    "--resume", "--lr", "0.01", "--augment", "bars", *TINY_FIT)
+    assert r.exit_code == 1 and "--resume refused" in r.output, cli_explain(r)
+    assert "lr 0.002 -> 0.01" in r.output and "augment 'none' -> 'bars'" in r.output
+    assert (run / "last.pt").read_bytes() == before
+
+
+def test_a_diverging_run_stops_and_saves_no_nan(trainer_cli, tiny_shards, tmp_path, monkeypatch):
+    """A loss that turns NaN in epoch 2 stops the run with a clear error; epoch 1's checkpoints,
+    all finite, are what stays; nothing of epoch 2 is saved."""
+    import torch.nn.functional as F
+
+    from datagen.contract import load_variant
+    from trainer import engine
+
+    calls = {"n": 0}
+    real = F.cross_entropy
+
+    def poisoned(*a, **kw):
+        calls["n"] += 1
+        loss = real(*a, **kw)
+        return loss * float("nan") if calls["n"] > 2 else loss
+
+    monkeypatch.setattr(engine.F, "cross_entropy", poisoned)
+    out = tmp_path / "nan"
+    cfg = engine.FitConfig(epochs=2, batch_size=8, device="cpu", workers=0, max_steps=4)
+    with pytest.raises(RuntimeError, match="diverged"):
+        engine.fit(load_variant(tiny_shards / "exact"), out, cfg, progress=False, log=lambda s: None)
+    ck = torch.load(out / "last.pt", weights_only=True)
+    assert ck["epoch"] == 1 and all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+    r = trainer_cli("fit", tiny_shards / "exact", "--out", tmp_path / "inf", "--lr", "inf", *TINY_FIT)
+    assert r.exit_code != 0 and "finite" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "inf").exists()

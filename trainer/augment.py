@@ -101,11 +101,11 @@ class ScanAugment(nn.Module):
             raise ValueError(f"ScanAugment strength must be in [0, 2], got {strength}")
         self.s = strength
         self.geom = nn.Sequential(
-            K.RandomAffine(degrees=3.0, translate=(0.02, 0.02), scale=(0.9, 1.05), shear=1.5, p=p_geom,
-                           padding_mode="zeros"),
+            K.RandomAffine(degrees=3.0, translate=(0.02, 0.02), scale=(0.9, 1.05), shear=(-1.5, 1.5, -1.5, 1.5),
+                           p=p_geom, padding_mode="zeros"),
             K.RandomPerspective(distortion_scale=0.1, p=p_geom * 0.4),
         )
-        self.motion = K.RandomMotionBlur(5, 35.0, 0.5, p=1.0)
+        self.motion = K.RandomMotionBlur(5, (-90.0, 90.0), 0.5, p=1.0)  # any direction, not just near-horizontal
         self.register_buffer("kernel", torch.ones(2, 2), persistent=False)
         bayer = torch.tensor([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], dtype=torch.float32)
         self.register_buffer("bayer", (bayer + 0.5) / 16, persistent=False)
@@ -167,13 +167,14 @@ class ScanAugment(nn.Module):
             x = torch.where(thin.view(-1, 1, 1, 1), dilation(x, self.kernel), x)
         m = self._p(0.25, b, dev)
         if m.any():
-            fade = torch.where(m, _uniform(0.4, 0.9, b, dev), torch.ones(b, device=dev)).view(b, 1, 1, 1)
+            fade = torch.where(m, _uniform(0.6, 0.95, b, dev), torch.ones(b, device=dev)).view(b, 1, 1, 1)
             x = 1 - (1 - x) * fade
 
         # paper and ink levels, uneven light, texture
         m = self._p(0.6, b, dev).view(b, 1, 1, 1)
-        paper = torch.where(m, _uniform(0.55, 1.0, b, dev).view(b, 1, 1, 1), torch.ones_like(bg))
-        ink = torch.where(m, _uniform(0.0, 0.35, b, dev).view(b, 1, 1, 1), torch.zeros_like(bg))
+        paper = torch.where(m, _uniform(0.6, 1.0, b, dev).view(b, 1, 1, 1), torch.ones_like(bg))
+        ink = torch.where(m, torch.minimum(_uniform(0.0, 0.3, b, dev).view(b, 1, 1, 1), paper - 0.45),
+                          torch.zeros_like(bg))  # at least 0.45 of contrast is left
         x = ink + x * (paper - ink)
         m = self._p(0.5, b, dev).view(b, 1, 1, 1)
         theta = torch.rand(b, device=dev).view(b, 1, 1, 1) * 2 * torch.pi
@@ -228,11 +229,16 @@ class ScanAugment(nn.Module):
             x[idx] = _jpeg(x[idx], torch.randint(25, 96, (len(idx),)))
         m = self._p(0.08, b, dev).view(b, 1, 1, 1)
         if m.any():
-            thr = _uniform(0.35, 0.75, b, dev).view(b, 1, 1, 1)
+            # a threshold between the page's own ink and paper levels (its 2nd percentile and median)
+            flat = x.flatten(1)
+            paper_lv = flat.median(1).values.view(b, 1, 1, 1)
+            ink_lv = flat.kthvalue(max(1, flat.shape[1] // 50), dim=1).values.view(b, 1, 1, 1)
+            thr = ink_lv + _uniform(0.4, 0.7, b, dev).view(b, 1, 1, 1) * (paper_lv - ink_lv)
             x = torch.where(m, (x > thr).to(dt), x)
         m = self._p(0.04, b, dev).view(b, 1, 1, 1)
         if m.any():
-            dither = self.bayer.to(dt).repeat(h // 4 + 1, w // 4 + 1)[:h, :w].view(1, 1, h, w)
+            pattern = torch.rot90(self.bayer, k=int(torch.randint(0, 4, (1,))))  # Bayer rows differ; turn it at random
+            dither = pattern.to(dt).repeat(h // 4 + 1, w // 4 + 1)[:h, :w].view(1, 1, h, w)
             x = torch.where(m, (x > dither).to(dt), x)
         return x.clamp(0, 1)
 

@@ -53,8 +53,15 @@ class FitConfig:
         for k in ("epochs", "batch_size"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for k in ("lr", "weight_decay", "warmup_epochs", "label_smoothing"):
+            v = getattr(self, k)
+            if not math.isfinite(v) or v < 0 or (k == "lr" and v == 0):
+                raise ValueError(f"{k.replace('_', '-')} must be a finite number {'> 0' if k == 'lr' else '>= 0'}, "
+                                 f"got {v}")
+        if self.lr > 10:
+            raise ValueError(f"lr must be at most 10, got {self.lr}")
+        if self.label_smoothing >= 1:
+            raise ValueError(f"label-smoothing must be < 1, got {self.label_smoothing}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max-steps must be >= 1, got {self.max_steps}")
         if self.size is not None and self.size < 16:
@@ -62,6 +69,11 @@ class FitConfig:
         make_augment(self.augment)
         if self.cache not in CACHES:
             raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {self.cache!r}")
+
+
+# the options a resumed run must share with the run it continues (the rest only change speed)
+RESUME_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "seed", "max_steps",
+               "augment", "arch", "weights")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -90,6 +102,11 @@ def lr_lambda(total_steps: int, warmup_steps: int):
     return f
 
 
+def _diverged(state: dict, loss) -> None:
+    raise RuntimeError(f"training diverged: the loss became non-finite by step {state['step']} (try a smaller --lr); "
+                       "nothing of this epoch was saved, the checkpoints of the last finished epoch are kept")
+
+
 def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, cfg: FitConfig, state: dict,
                     bar=None) -> dict:
     """One pass over ``loader``; loss and accuracy are summed on the device and read once at
@@ -97,6 +114,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    finite = torch.ones((), device=device, dtype=torch.bool)
     seen, t0 = 0, time.perf_counter()
     for i, (images, labels) in enumerate(loader):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
@@ -112,6 +130,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
         with autocast(device):
             logits = model(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        finite &= torch.isfinite(loss.detach())
+        if i % 50 == 0 and not bool(finite):  # a host sync every 50 steps, not every step
+            _diverged(state, loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -125,6 +146,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
             bar.update(n)
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}", acc=f"{int(correct) / seen:.3f}", refresh=False)
+    if not bool(finite):
+        _diverged(state, None)
     el = time.perf_counter() - t0
     return {"train_loss": float(loss_sum) / max(seen, 1), "train_acc": int(correct) / max(seen, 1),
             "train_samples": seen, "images_per_s": seen / el if el > 0 else 0.0}
@@ -186,6 +209,11 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         if ck.get("arch") != cfg.arch or ck.get("input_size") != size:
             raise ValueError(f"{last}: --resume refused: checkpoint is {ck.get('arch')} at {ck.get('input_size')} px, "
                              f"the command asks for {cfg.arch} at {size} px")
+        changed = [k for k in RESUME_KEYS if ck.get("config", {}).get(k) != json.loads(json.dumps(asdict(cfg)))[k]]
+        if changed:
+            was = ", ".join(f"{k.replace('_', '-')} {ck['config'].get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
+            raise ValueError(f"{last}: --resume refused: the command changes {was}; resume with the options of the "
+                             "first run, or start a fresh run without --resume")
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
