@@ -138,7 +138,9 @@ def _run(fn):
 @click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]),
               help="auto: onnxruntime for an .onnx model (the default model when onnxruntime is installed).")
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
-def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engine, device):
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
+              help="Write reliability.png and risk-coverage.png into this folder.")
+def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engine, device, plots):
     """Evaluate MODEL (default: the shipped model) on DATA: a variant folder (its test split), a
     CSV with columns file,angle, a manifest (.toml: its pages turned to all four angles, by kind
     and script), or PDFs, images and folders of them (upright pages turned losslessly to all four
@@ -159,6 +161,15 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
         eng, ckpt, size, ddpi, path = _load(model_path, device, engine, tta)
         ds = open_data(data, size, split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
         res = evaluate(None, ds, batch_size=batch_size, engine=eng)
+        res.review_threshold = float(ckpt.get("review_threshold", 0.0)) if "review_threshold" in ckpt else None
+        if plots and res.n:
+            from .plots import plot_reliability, plot_risk_coverage
+
+            plots.mkdir(parents=True, exist_ok=True)
+            conf = res.confidence_report()
+            title = f"{path.name} on {ds.describe()}"
+            plot_reliability(conf["calibration"], plots / "reliability.png", title)
+            plot_risk_coverage(conf["risk_coverage"], plots / "risk-coverage.png", title, res.review_threshold)
         return path, ds, res
 
     path, ds, res = _run(body)
@@ -242,6 +253,47 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, en
     preds = state.get("preds", [])
     if preds and all(p.error for p in preds):
         sys.exit(1)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The calibrated checkpoint to write (MODEL itself is never changed).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a variant (default val).")
+@click.option("--workers", default=None, type=click.IntRange(1, 256), help="Render processes (default: the cores, at most 8).")
+@click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
+def calibrate(model_path, data, out, split, workers, device):
+    """Fit MODEL's temperature and review threshold on labelled DATA (as trainer eval reads it)
+    and write the calibrated checkpoint to OUT.
+
+    \b
+    Example:  trainer calibrate runs/exact/model.pt shards/exact --split val --out runs/exact/calibrated.pt
+    """
+    from .data import open_data
+    from .engine import calibrate_model
+    from .models import save_checkpoint
+
+    def body():
+        from datagen.devices import resolve_device
+        from .models import load_model
+
+        if out.resolve() == model_path.resolve():
+            raise ValueError(f"{out}: is MODEL itself; write the calibrated checkpoint to another file")
+        dev = resolve_device(device)
+        model, ck = load_model(model_path, dev)
+        ds = open_data(list(data), int(ck["input_size"]), split=split or ("val" if len(data) == 1 and
+                                                                          (data[0] / "dataset.json").is_file() else None),
+                       dpi=float(ck.get("dataset_config", {}).get("dpi", 100.0)), workers=workers)
+        ck.pop("temperature", None)
+        info = calibrate_model(model, ds, dev, log=lambda s: click.echo(s, err=True))
+        ck.update(info)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(out, ck)
+        return info
+
+    info = _run(body)
+    click.echo(json.dumps(info, indent=2, allow_nan=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

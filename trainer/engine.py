@@ -293,8 +293,43 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         dist.barrier()
     summary = {}
     if main_proc:
+        best_path = out / "model.pt"
+        if val is not None and best_path.exists():
+            best = load_checkpoint(best_path)
+            if "temperature" not in best:
+                model.load_state_dict(best["model"])
+                best.update(calibrate_model(model, val, device, log))
+                save_checkpoint(best_path, best)
         summary = finish_run(out, variant, state)
     return summary
+
+
+def calibrate_model(model, data, device, log=None) -> dict:
+    """Temperature and review threshold of ``model`` on labelled ``data``: the fields a
+    checkpoint carries (``temperature``, ``review_threshold``, ``calibration``)."""
+    from .calibrate import TARGET_RISK, calibration, fit_temperature, review_threshold
+
+    res = evaluate(model, data, device, batch_size=128)
+    if res.n == 0:
+        raise ValueError(f"{data.describe()}: no sample could be evaluated; nothing to calibrate on")
+    p = np.stack(res.probs)
+    y = np.asarray(res.labels)
+    logp = np.log(np.clip(p, 1e-12, 1))  # log-probabilities: softmax(logp / T) == softmax(logits / T)
+    t = fit_temperature(logp, y)
+    z = logp / t
+    pt = np.exp(z - z.max(1, keepdims=True))
+    pt /= pt.sum(1, keepdims=True)
+    before, after = calibration(p, y)["ece"], calibration(pt, y)["ece"]
+    rt = review_threshold(pt.max(1), pt.argmax(1) == y)
+    info = {"temperature": round(float(t), 4), "review_threshold": round(float(rt["threshold"]), 4),
+            "calibration": {"data": data.describe(), "n": int(res.n), "accuracy": res.accuracy,
+                            "ece_before": before, "ece_after": after, "target_risk": TARGET_RISK,
+                            "coverage_at_threshold": rt["coverage"], "risk_at_threshold": rt["risk"]}}
+    if log:
+        log(f"calibrated on {data.describe()}: temperature {t:.3f}, ECE {100 * before:.2f} % -> {100 * after:.2f} %, "
+            f"review threshold {rt['threshold']:.3f} (turns {100 * rt['coverage']:.1f} % of pages at "
+            f"<= {100 * TARGET_RISK:g} % error)")
+    return info
 
 
 def finish_run(out: Path, variant: Variant, state: dict) -> dict:

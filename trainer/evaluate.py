@@ -48,6 +48,24 @@ class EvalResult:
     groups: dict = field(default_factory=dict)  # field -> value -> [correct, total]
     predictions: list[dict] = field(default_factory=list)
     loss_sum: float = 0.0
+    probs: list = field(default_factory=list)  # (4,) per sample, as the model answered (calibrated)
+    labels: list = field(default_factory=list)
+    review_threshold: float | None = None
+
+    def confidence_report(self) -> dict:
+        """Calibration (ECE), accuracy at 100/99/95/90 % coverage, and the errors left unflagged at
+        the model's review threshold: what a pipeline owner sets a threshold by."""
+        from .calibrate import calibration, flagged_errors, risk_coverage
+
+        if not self.probs:
+            return {}
+        p = np.stack(self.probs)
+        y = np.asarray(self.labels)
+        conf, correct = p.max(1), p.argmax(1) == y
+        out = {"calibration": calibration(p, y), "risk_coverage": risk_coverage(conf, correct)}
+        if self.review_threshold is not None:
+            out["review"] = flagged_errors(conf, correct, self.review_threshold)
+        return out
 
     @property
     def accuracy(self) -> float | None:
@@ -64,6 +82,12 @@ class EvalResult:
         d = {"n": self.n, "accuracy": self.accuracy, "per_class_accuracy": self.per_class(),
              "confusion": {"labels": list(ANGLES), "rows_true_cols_pred": self.confusion.tolist()},
              "errors": len(self.errors), "error_items": self.errors[:50]}
+        conf = self.confidence_report()
+        if conf:
+            d["ece"] = conf["calibration"]["ece"]
+            d["accuracy_at_coverage"] = {k: v["accuracy"] for k, v in conf["risk_coverage"]["at"].items()}
+            if "review" in conf:
+                d["review"] = conf["review"]
         if self.groups:
             d["groups"] = {f: {k: {"accuracy": c / t if t else None, "n": t} for k, (c, t) in sorted(g.items())}
                            for f, g in self.groups.items()}
@@ -86,6 +110,8 @@ def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = 
         else:
             probs = predict_probs(model, b.images, device, tta, temperature)
         pred = probs.argmax(1)
+        res.probs.extend(probs.double().numpy())
+        res.labels.extend(b.labels.tolist())
         for i, (t, p) in enumerate(zip(b.labels.tolist(), pred.tolist())):
             res.confusion[t, p] += 1
             for field_ in data.group_by:
@@ -112,6 +138,15 @@ def format_result(res: EvalResult, title: str) -> str:
         pc = res.per_class()
         lines.append("per class: " + "  ".join(f"{a}°: {100 * v:.1f} %" if v is not None else f"{a}°: -"
                                             for a, v in pc.items()))
+        conf = res.confidence_report()
+        if conf:
+            at = conf["risk_coverage"]["at"]
+            lines.append(f"calibration error (ECE, 15 bins) {100 * conf['calibration']['ece']:.2f} %; accuracy at "
+                         "coverage " + "  ".join(f"{k} %: {100 * v['accuracy']:.2f} %" for k, v in at.items()))
+            if "review" in conf:
+                r = conf["review"]
+                lines.append(f"at the review threshold {r['threshold']:.3f}: {100 * r['flagged']:.1f} % of pages "
+                             f"flagged, {100 * r['wrong_not_flagged']:.2f} % wrong and not flagged")
         lines.append("confusion (rows = true, columns = predicted):")
         lines.append("        " + "".join(f"{str(a) + '°':>7}" for a in ANGLES))
         for c, a in enumerate(ANGLES):

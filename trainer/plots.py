@@ -60,3 +60,36 @@ def plot_confusion(confusion, path, title: str = "") -> Path:
             ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title(title)
     return save_fig(fig, path)
+
+
+def plot_reliability(calib: dict, path, title: str = "") -> Path:
+    """Reliability diagram: accuracy against confidence per bin, with the bins' sizes."""
+    fig, ax = plt.subplots(figsize=(4.4, 4.2))
+    bins = calib.get("bins", [])
+    if bins:
+        lo, hi, n, mc, acc = (np.array(c) for c in zip(*bins))
+        ax.bar((lo + hi) / 2, acc, width=hi - lo, edgecolor="k", alpha=0.6, label="accuracy")
+        ax.plot(mc, acc, "o", color="C1", label="mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence"), ax.set_ylabel("accuracy")
+    ax.set_title(f"{title}\nECE {100 * calib.get('ece', 0):.2f} % over {calib.get('n', 0)} samples", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    return save_fig(fig, path)
+
+
+def plot_risk_coverage(rc: dict, path, title: str = "", threshold: float | None = None) -> Path:
+    """Risk (error rate of the kept pages) against coverage (share of pages kept, most confident first)."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.8))
+    curve = rc.get("curve", [])
+    if curve:
+        cov, risk, thr = (np.array(c) for c in zip(*curve))
+        ax.plot(cov, 100 * risk, "-", lw=1.5)
+        if threshold is not None:
+            k = int(np.argmin(np.abs(thr - threshold)))
+            ax.plot([cov[k]], [100 * risk[k]], "o", color="C3", label=f"review threshold {threshold:.3f}")
+            ax.legend(fontsize=8)
+    ax.set_xlabel("coverage (pages turned automatically)"), ax.set_ylabel("risk: wrong among them (%)")
+    ax.set_xlim(0, 1.01), ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    return save_fig(fig, path)
