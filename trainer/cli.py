@@ -296,5 +296,32 @@ def calibrate(model_path, data, out, split, workers, device):
     click.echo(json.dumps(info, indent=2, allow_nan=False))
 
 
+@main.command(name="export")
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--onnx", "onnx_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .onnx file to write.")
+@click.option("--fp32", is_flag=True, help="Store float32 weights (default: float16 storage, float32 compute).")
+def export_cmd(model_path, onnx_out, fp32):
+    """Export MODEL to ONNX, with its preprocessing contract (input size, normalisation, classes,
+    temperature, review threshold) in the model's metadata.
+
+    \b
+    Example:  trainer export runs/exact/model.pt --onnx exact.onnx
+              trainer predict exact.onnx inbox/ --json        # runs on onnxruntime, without torch
+    """
+    from .export import export_onnx
+
+    def body():
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise ValueError("trainer export needs onnx: pip install 'docorient-toolkit[onnx]'") from None
+        return export_onnx(model_path, onnx_out, half_weights=not fp32)
+
+    meta = _run(body)
+    click.echo(f"wrote {onnx_out} ({onnx_out.stat().st_size / 2**20:.1f} MiB; {meta['arch']}, {meta['input_size']} px, "
+               f"temperature {meta['temperature']:.3f})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
