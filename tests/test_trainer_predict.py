@@ -302,3 +302,48 @@ def test_fix_files_sets_pdf_rotation(tmp_path, make_pdf):
     finally:
         out.close()
     assert np.array_equal(render(written[0], 0), upright)  # page 1 is upright again, content untouched
+
+
+# --------------------------------------------------------------------------- document voting
+def _doc(file, probs_per_page):
+    from trainer.predict import PagePrediction
+
+    out = []
+    for i, pr in enumerate(probs_per_page, start=1):
+        c = int(np.argmax(pr))
+        out.append(PagePrediction(file, i, ANGLES[c], max(pr), {str(a): v for a, v in zip(ANGLES, pr)}, False))
+    return out
+
+
+def test_a_weak_wrong_page_follows_its_document():
+    from trainer.predict import vote_documents
+
+    sure_up = [0.97, 0.01, 0.01, 0.01]
+    weak_flip = [0.35, 0.05, 0.55, 0.05]  # leans to 180, not by much
+    preds = _doc("report.pdf", [sure_up, sure_up, weak_flip, sure_up])
+    assert preds[2].angle == 180
+    voted = vote_documents(preds)
+    assert [p.angle for p in voted] == [0, 0, 0, 0]
+    assert voted[0].confidence >= 0.97  # the sure pages stay sure
+
+
+def test_a_genuinely_turned_page_keeps_its_own_answer():
+    from trainer.predict import vote_documents
+
+    sure_up = [0.95, 0.02, 0.02, 0.01]
+    landscape_table = [0.004, 0.99, 0.003, 0.003]  # a table printed sideways, seen clearly
+    preds = _doc("report.pdf", [sure_up, sure_up, landscape_table, sure_up, sure_up])
+    voted = vote_documents(preds)
+    assert [p.angle for p in voted] == [0, 0, 90, 0, 0]
+    # single images and other files are left alone
+    single = _doc("scan.png", [[0.3, 0.3, 0.2, 0.2]])
+    single[0].page = None
+    assert vote_documents(single)[0].angle == single[0].angle
+
+
+def test_per_document_flag_runs_end_to_end(trainer_cli, tiny_models, inputs):
+    r = trainer_cli("predict", tiny_models["exact"], *inputs, *DEV, "--json", "--per-document")
+    assert r.exit_code == 0, cli_explain(r)
+    pages = jsonl(r.stdout)
+    assert [p["page"] for p in pages] == [None, None, 1, 2]
+    assert all(abs(sum(p["probs"].values()) - 1) < 1e-3 for p in pages)

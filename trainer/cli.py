@@ -195,6 +195,9 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
                    "(default: the model's review threshold).")
 @click.option("--tta", is_flag=True, help="Rotation-consistent test-time augmentation (4x compute; "
                                            "disagreeing views flag a page for review).")
+@click.option("--per-document", is_flag=True,
+              help="Pages of one PDF or TIFF share a prior: weak pages follow their document, strong ones keep "
+                   "their own answer.")
 @click.option("--engine", default="auto", show_default=True, type=click.Choice(["auto", "torch", "onnx"]),
               help="auto: onnxruntime for an .onnx model (the default model when onnxruntime is installed).")
 @click.option("--dpi", default=None, type=click.FloatRange(10, 1200), help="Render dpi for PDFs (default: the training data's).")
@@ -202,8 +205,8 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Decode/render processes (default: the cores, at most 8).")
 @click.option("--max-pixels", default=None, type=click.IntRange(1), help="Pixel cap per page or image (default 40,000,000).")
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N (torch engine).")
-def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, engine, dpi, batch_size, workers,
-            max_pixels, device):
+def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, per_document, engine, dpi, batch_size,
+            workers, max_pixels, device):
     """Predict the orientation of every page of FILES (images, PDFs, folders) with MODEL (default:
     the shipped model): one line per page with the clockwise angle the page is turned by, its
     confidence, the four probabilities and whether it needs review.
@@ -213,7 +216,7 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, en
               trainer predict inbox/ --fix upright/          # upright/ mirrors inbox/
               trainer predict runs/exact/model.pt inbox/ --json
     """
-    from .predict import TABLE_HEAD, Decision, expand_files, fix_files, plan_fix, predict_pages, table_row
+    from .predict import TABLE_HEAD, Decision, expand_files, fix_files, plan_fix, predict_pages, table_row, vote_documents
 
     state = {}
 
@@ -237,7 +240,13 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, en
             else:
                 click.echo(table_row(p))
 
-        preds = predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
+        if per_document:  # every page of a document is needed before any can be shown
+            preds = vote_documents(predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc),
+                                                 max_pixels), decision=Decision(mc))
+            for p in preds:
+                show(p)
+        else:
+            preds = predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
         state["preds"] = preds
         if plan is not None:
             review_csv = None if in_place else fix_dir / "review.csv"

@@ -152,6 +152,46 @@ def predict_pages(engine, sel: Selection, size: int, dpi: float, workers: int | 
     return out
 
 
+# --------------------------------------------------------------------------- document voting
+DOC_PRIOR = 0.8  # weight of "the other pages of this document" in a page's prior (the rest is uniform)
+
+
+def vote_documents(preds: list[PagePrediction], weight: float = DOC_PRIOR,
+                   decision: Decision | None = None) -> list[PagePrediction]:
+    """Combine the pages of each multi-page file with a prior that they share an orientation.
+
+    For a page ``i`` of a document, the prior of angle ``c`` is ``weight * mean_j p_j(c) + (1 -
+    weight) / 4`` over the document's OTHER pages ``j``, and the page's posterior is proportional
+    to ``p_i(c) * prior(c)``.  A page whose own evidence is strong keeps its answer (a landscape
+    table in a portrait report stays turned); a weak page follows its document.  Single pages are
+    unchanged.  Confidence and review flags are recomputed from the posterior.
+    """
+    decision = decision or Decision()
+    by_file: dict[str, list[int]] = {}
+    for i, p in enumerate(preds):
+        if p.probs is not None and p.page is not None:
+            by_file.setdefault(p.file, []).append(i)
+    out = list(preds)
+    for idx in by_file.values():
+        if len(idx) < 2:
+            continue
+        probs = np.array([[preds[i].probs[str(a)] for a in ANGLES] for i in idx], dtype=np.float64)  # (n, 4)
+        total = probs.sum(0)
+        for row, i in enumerate(idx):
+            others = (total - probs[row]) / (len(idx) - 1)
+            post = probs[row] * (weight * others + (1 - weight) / 4)
+            post /= post.sum()
+            c = int(post.argmax())
+            old = preds[i]
+            reasons = [r for r in (old.reason or "").split("; ") if r and not r.startswith("confidence below")]
+            if post[c] < decision.min_confidence:
+                reasons.insert(0, f"confidence below {decision.min_confidence:g}")
+            out[i] = PagePrediction(old.file, old.page, ANGLES[c], round(float(post[c]), 4),
+                                    {str(a): round(float(v), 4) for a, v in zip(ANGLES, post)}, bool(reasons),
+                                    "; ".join(reasons) or None)
+    return out
+
+
 # --------------------------------------------------------------------------- the fix: where outputs go
 @dataclass
 class FixPlan:
