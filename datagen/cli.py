@@ -15,6 +15,11 @@ from .strategies import REGISTRY
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def _os_error(e: OSError) -> str:
+    """An OS error (an unwritable folder, a full disk) as one line naming the file."""
+    return f"{e.filename}: {e.strerror or e}" if getattr(e, "filename", None) else str(e.strerror or e)
+
+
 def _angles(ctx, param, value):
     try:
         out = tuple(int(v) for v in value.split(","))
@@ -77,6 +82,8 @@ def fetch(manifest, dest):
         rep = fetch_manifest(m, dest, log=lambda s: click.echo(s, err=True))
     except (ManifestError, ValueError) as e:
         raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(_os_error(e))
     click.echo(f"{m.name}: {len(rep.fetched)} fetched, {len(rep.present)} already present and verified -> {dest}")
 
 
@@ -128,6 +135,8 @@ def build_cmd(sources, out, rotation, size, dpi, skew, angles, split, seed, devi
         record = build([str(s) for s in sources], out, cfg, progress=not quiet, force=force)
     except (ValueError, ManifestError, BuildError, RuntimeError) as e:
         raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(_os_error(e))
     for line in summary_lines(record):
         click.echo(line, err=True)
     if cfg.part and record.get("parts"):
@@ -160,7 +169,7 @@ def pages(manifest, out, dest, dpi, force):
     except (ManifestError, ValueError, RuntimeError) as e:
         raise click.ClickException(" ".join(str(e).split()))
     except OSError as e:
-        raise click.ClickException(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        raise click.ClickException(_os_error(e))
     click.echo(f"{rep['images']} images ({rep['pages']} pages of {rep['documents']} documents, 4 turns each) -> {out}"
                + (f"; {len(rep['skipped'])} document(s) skipped" if rep["skipped"] else ""))
 
@@ -187,6 +196,8 @@ def inspect(variant, out, split, per_class):
             click.echo(f"contact sheet -> {out}")
     except (ValueError, RuntimeError) as e:
         raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(_os_error(e))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -342,8 +342,10 @@ def default_dest(manifest: Manifest) -> Path:
 
 
 # --------------------------------------------------------------------------- archives
-def _gunzip(data: bytes, origin: str, cap: int = MAX_DOC_BYTES) -> bytes:
-    """Decompress a .gz member as a stream, refusing output over ``cap`` bytes."""
+def _gunzip(data: bytes, origin: str, cap: int | None = None) -> bytes:
+    """Decompress a .gz member as a stream, refusing output over ``cap`` bytes (default
+    :data:`MAX_DOC_BYTES`)."""
+    cap = MAX_DOC_BYTES if cap is None else cap
     out = io.BytesIO()
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as g:

@@ -80,26 +80,23 @@ def _pdfium_doc(path: str):
     return doc
 
 
-# the smallest valid one-page PDF: loading it sets pdfium's last error back to success
-_TINY_PDF = (b"%PDF-1.1\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
-             b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 10 10]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-
-
 def _reset_pdfium_error() -> None:
-    import pypdfium2 as pdfium
+    """Leave pdfium's last error at "file access": pdfium's own loader, asked for a path that
+    does not exist, sets it.  A document that then fails with that code set no error of its
+    own (pdfium refuses an empty page tree without one)."""
+    import pypdfium2.raw as pdfium_c
 
-    try:
-        pdfium.PdfDocument(_TINY_PDF).close()
-    except pdfium.PdfiumError:  # pragma: no cover - the tiny document always loads
-        pass
+    doc = pdfium_c.FPDF_LoadDocument(b"/nonexistent/docorient-reset.pdf", None)
+    if doc:  # pragma: no cover - the path cannot exist
+        pdfium_c.FPDF_CloseDocument(doc)
 
 
 def _pdfium_reason(e: Exception) -> RenderError:
     msg = str(e).strip().rstrip(".")
     if "password" in msg.lower():
         return RenderError("needs a password (encrypted PDF)")
-    if msg.endswith("PDFium: Success)") or msg.endswith("PDFium: Success"):
-        # pdfium refuses an empty page tree but reports no error code
+    if msg.endswith(("PDFium: Success)", "PDFium: Success")) or "File access error" in msg:
+        # pdfium refuses an empty page tree but reports no error code of its own
         return RenderError("has no pages")
     return RenderError(f"corrupt PDF ({msg})")
 

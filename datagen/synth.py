@@ -53,7 +53,7 @@ SYSTEM_LOCALE_DIRS = ("/usr/share/locale",)
 FONT_EXTS = (".ttf", ".otf", ".ttc", ".otc")
 DEFAULT_SIZE_PX = 1100
 MIN_SIZE_PX, MAX_SIZE_PX = 200, 6000
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 GENERATOR = "docorient datagen synth"
 FORMAT_VERSION = 1
 
@@ -80,8 +80,14 @@ SCRIPTS: dict[str, Script] = {s.name: s for s in (
     Script("ethiopic"), Script("cherokee", weight=0.3),
     Script("han", spaced=False, weight=2.0), Script("japanese", spaced=False, weight=1.5), Script("hangul", weight=1.5),
 )}
-NEEDS_SHAPING = {"arabic", "thaana", "devanagari", "bengali", "gurmukhi", "gujarati", "oriya", "tamil", "telugu",
-                 "kannada", "malayalam", "sinhala", "khmer", "myanmar", "tibetan"}
+# OpenType script tags a face must carry (GSUB/GPOS) to draw a script that needs shaping
+SHAPING_TAGS = {"arabic": {"arab"}, "thaana": {"thaa"}, "devanagari": {"deva", "dev2"}, "bengali": {"beng", "bng2"},
+                "gurmukhi": {"guru", "gur2"}, "gujarati": {"gujr", "gjr2"}, "oriya": {"orya", "ory2"},
+                "tamil": {"taml", "tml2"}, "telugu": {"telu", "tel2"}, "kannada": {"knda", "knd2"},
+                "malayalam": {"mlym", "mlm2"}, "sinhala": {"sinh"}, "khmer": {"khmr"}, "myanmar": {"mymr", "mym2"},
+                "tibetan": {"tibt"}}
+NEEDS_SHAPING = set(SHAPING_TAGS)
+CJK_SCRIPTS = {"han", "japanese", "hangul", "latin"}   # the only scripts a CJK face is used for
 # first word of a Unicode character name -> script of that character ("kana" only at this level)
 _NAME_SCRIPT = {"LATIN": "latin", "CYRILLIC": "cyrillic", "GREEK": "greek", "ARABIC": "arabic", "HEBREW": "hebrew",
                 "THAANA": "thaana", "DEVANAGARI": "devanagari", "BENGALI": "bengali", "GURMUKHI": "gurmukhi",
@@ -117,9 +123,10 @@ def _scripts_in(s: str) -> set[str]:
 
 
 # --------------------------------------------------------------------------- corpus: .mo catalogues
-def read_mo(path: str | os.PathLike) -> list[tuple[str, str]]:
+def read_mo(path: str | os.PathLike, limit: int | None = None) -> list[tuple[str, str]]:
     """``(msgid, msgstr)`` pairs of a GNU .mo catalogue (header entry dropped; plural forms and
-    message contexts reduced to the first form).  Raises ValueError on a file that is not one."""
+    message contexts reduced to the first form); with ``limit``, at most that many entries spread
+    evenly over the catalogue.  Raises ValueError on a file that is not one."""
     data = Path(path).read_bytes()
     if len(data) < 28:
         raise ValueError(f"{path}: too short for a .mo catalogue ({len(data)} bytes)")
@@ -134,7 +141,7 @@ def read_mo(path: str | os.PathLike) -> list[tuple[str, str]]:
     if orig + 8 * n > len(data) or trans + 8 * n > len(data):
         raise ValueError(f"{path}: truncated .mo catalogue")
     out = []
-    for i in range(n):
+    for i in (range(n) if limit is None else _even_sample(range(n), limit)):
         ol, oo = struct.unpack_from(e + "2I", data, orig + 8 * i)
         tl, to = struct.unpack_from(e + "2I", data, trans + 8 * i)
         if ol == 0:
@@ -151,21 +158,26 @@ def read_mo(path: str | os.PathLike) -> list[tuple[str, str]]:
 _FMT = re.compile(r"%(\([^)]*\))?(\d+\$)?[-+ #0']*(\d+|\*)?(\.(\d+|\*))?(hh|h|ll|l|L|q|j|z|t|I64|I32|I)?"
                   r"[diouxXeEfFgGaAcsSpn@]|%%|\{[^{}]*\}|\$\{?\w+\}?|<[^<>]*>|&[a-zA-Z]+;|&#\d+;|[\u202a-\u202e\u2066-\u2069]")
 _ACCEL = re.compile(r"\s*[\(（]\s*_?[A-Za-z0-9]\s*[\)）]|_(?=\w)|&(?=\w)")
-_REJECT = re.compile(r"https?:|www\.|://|\\|@\w|[|=#~^`<>{}\[\]*$]|\.\w{1,4}$|^\W|\b\w+_\w+\b|\S{40,}")
+_REJECT = re.compile(r"https?:|www\.|://|\\|@\w|[|=#~^`<>{}\[\]*$]|\.\w{1,4}$|^[-.]|\b\w+_\w+\b|[A-Za-z0-9]{25,}")
+
+
+_CTRL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ue000-\uf8ff\ufff0-\uffff\U000f0000-\U0010ffff]")
+_EMPTY_QUOTES = re.compile(r"""(["'‘’“”«»„‚‹›「」『』]\s*){2,}""")
+_NOT_LETTER = re.compile(r"[0-9!-/:-@\[-`{-~]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _clean(s: str) -> list[str]:
     """Catalogue string -> displayable lines (format directives, markup, mnemonics removed)."""
     s = _FMT.sub(" ", s)
     s = _ACCEL.sub("", s)
+    s = _EMPTY_QUOTES.sub(" ", s)
     out = []
     for line in re.split(r"[\n\r\t]+", s):
         line = " ".join(line.split()).strip(" :;,-")
-        if len(line) < 2 or _REJECT.search(line) or any(unicodedata.category(c)[0] == "C" and c not in _IGNORABLE
-                                                       for c in line):
+        if len(line) < 2 or _REJECT.search(line) or _CTRL.search(line):
             continue
-        letters = sum(c.isalpha() for c in line)
-        if letters < 2 or letters < 0.6 * len(line.replace(" ", "")):
+        if len(_LETTER.findall(line)) < 2 or len(_NOT_LETTER.findall(line)) > 0.3 * len(line):
             continue
         out.append(line)
     return out
@@ -193,6 +205,7 @@ class Language:
 
 
 LINES_PER_LANG, SHORT_PER_LANG = 1200, 1200
+PAIRS_PER_FILE = 300      # entries read from one catalogue (evenly spread): variety, not volume
 MIN_LINES, MIN_SHORT = 30, 20
 
 
@@ -283,7 +296,7 @@ class Corpus:
              log: Callable[[str], None] = lambda s: None) -> "Corpus":
         files = _locale_files(locale_dirs)
         all_paths = [p for code in sorted(files) for p in files[code]]
-        fp = _fingerprint(all_paths, f"corpus v{CACHE_VERSION} {LINES_PER_LANG} {SHORT_PER_LANG}")
+        fp = _fingerprint(all_paths, f"corpus v{CACHE_VERSION} {LINES_PER_LANG} {SHORT_PER_LANG} {PAIRS_PER_FILE}")
         cache = cache_dir / "synth-corpus.json" if cache_dir else None
         if cache and cache.is_file():
             try:
@@ -294,37 +307,40 @@ class Corpus:
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         t0 = time.perf_counter()
-        raw: dict[str, tuple[list[str], list[str]]] = {}
+        raw: dict[str, list[str]] = {}
         english: list[str] = []
         seen_domains: set[str] = set()
         for code in sorted(files):
-            lines, short = [], []
+            texts: list[str] = []
             for p in files[code]:
                 try:
-                    pairs = read_mo(p)
+                    pairs = read_mo(p, PAIRS_PER_FILE)
                 except (OSError, ValueError):
                     continue
                 first = p.name not in seen_domains
                 seen_domains.add(p.name)
                 for mid, mstr in pairs:
                     if mstr and mstr != mid:
-                        for ln in _clean(mstr):
-                            (lines if len(ln) >= 40 and (" " in ln or len(ln) >= 60) else short).append(ln)
+                        texts.extend(_clean(mstr))
                     if first:
                         english.extend(_clean(mid))
-            raw[code] = (lines, short)
-        en_l, en_s = raw.setdefault("en", ([], []))
-        for ln in english:
-            (en_l if len(ln) >= 40 and " " in ln else en_s).append(ln)
+            raw[code] = texts
+        raw.setdefault("en", []).extend(english)
         languages = {}
-        for code, (lines, short) in raw.items():
-            script = _language_script(lines + short)
+        for code, texts in raw.items():
+            script = _language_script(texts)
             if script is None or script not in SCRIPTS:
                 continue
-            keep_l = _even_sample(list(dict.fromkeys(s for s in lines if _fits_script(s, script) and len(s) <= 300)),
-                                  LINES_PER_LANG)
-            keep_s = _even_sample(list(dict.fromkeys(s for s in short if _fits_script(s, script) and len(s) <= 40)),
-                                  SHORT_PER_LANG)
+            dense = script in ("han", "japanese")
+            spaced = SCRIPTS[script].spaced
+            good = list(dict.fromkeys(t for t in texts if _fits_script(t, script)))
+            keep_l = _even_sample([t for t in good if (14 if dense else 35) <= len(t) <= 300
+                                   and (" " in t or not spaced)], LINES_PER_LANG)
+            keep_s = _even_sample([t for t in good if len(t) <= (16 if dense else 40)], SHORT_PER_LANG)
+            if len(keep_l) < MIN_LINES and len(keep_s) >= 100:
+                # labels only (country names, menu items): join runs of them into sentence-long lines
+                sep = "" if dense else " "
+                keep_l = keep_l + [sep.join(keep_s[k:k + 6]) for k in range(0, len(keep_s) - 5, 3)]
             if len(keep_l) >= MIN_LINES and len(keep_s) >= MIN_SHORT:
                 languages[code] = Language(code, script, keep_l, keep_s)
         log(f"synth: read {len(all_paths)} catalogues of {len(files)} languages in {time.perf_counter() - t0:.1f} s")
@@ -356,11 +372,20 @@ class Face:
     italic: bool
     fixed: bool
     ranges: list[int]             # flattened inclusive code point ranges [a0, b0, a1, b1, ...]
+    otl: tuple[str, ...] = ()     # OpenType script tags of its GSUB/GPOS tables
     role: str = "text"            # text | mono | hand
     starts: list[int] = field(default_factory=list, repr=False)
+    cjk: bool = False             # maps >= 2000 unified ideographs (its other scripts look foreign)
 
     def __post_init__(self):
         self.starts = self.ranges[0::2]
+        ideo = sum(max(0, min(b, 0x9FFF) - max(a, 0x4E00) + 1) for a, b in zip(self.ranges[0::2], self.ranges[1::2]))
+        self.cjk = ideo >= 2000
+        stem = Path(self.path).stem.lower()   # some files' own style fields are wrong: trust the name too
+        if "italic" in stem or "oblique" in stem:
+            self.italic = True
+        if "bold" in stem and "semibold" not in stem:
+            self.weight = max(self.weight, 700)
         low = f"{self.family} {Path(self.path).name}".lower()
         if any(t in low for t in HAND_TOKENS):
             self.role = "hand"
@@ -425,9 +450,14 @@ def _scan_file(path: str) -> list[dict]:
         os2 = tt["OS/2"] if "OS/2" in tt else None
         style = _name_of(tt, (17, 2))
         italic = bool(os2 and os2.fsSelection & 1) or any(w in style.lower() for w in ("italic", "oblique"))
+        otl = set()
+        for tag in ("GSUB", "GPOS"):
+            if tag in tt and getattr(tt[tag].table, "ScriptList", None) is not None:
+                otl.update(r.ScriptTag for r in tt[tag].table.ScriptList.ScriptRecord)
         out.append({"index": index, "family": _name_of(tt, (16, 1)) or Path(path).stem, "style": style,
                     "weight": int(os2.usWeightClass) if os2 else 400, "italic": italic,
-                    "fixed": bool("post" in tt and tt["post"].isFixedPitch), "ranges": _ranges_of(cps)})
+                    "fixed": bool("post" in tt and tt["post"].isFixedPitch), "ranges": _ranges_of(cps),
+                    "otl": sorted(otl)})
     return out
 
 
@@ -473,8 +503,8 @@ def scan_fonts(dirs: Iterable[str | os.PathLike], cache_dir: Path | None = None,
         if isinstance(got, dict):
             notes.append(f"font {p.name}: unreadable ({got['error'][:120]})")
             continue
-        faces += [Face(str(p), d["index"], d["family"], d["style"], d["weight"], d["italic"], d["fixed"], d["ranges"])
-                  for d in got]
+        faces += [Face(str(p), d["index"], d["family"], d["style"], d["weight"], d["italic"], d["fixed"], d["ranges"],
+                       tuple(d["otl"])) for d in got]
     if changed:
         log(f"synth: scanned {len(files)} font files in {time.perf_counter() - t0:.1f} s")
         if cache_path:
@@ -509,11 +539,17 @@ class FontBook:
             if not total:
                 continue
             need = 0.97 if s == "latin" else 0.99
+            tags = SHAPING_TAGS.get(s)
             for f in self.faces:
+                if f.cjk and s not in CJK_SCRIPTS or tags and _RAQM and not tags.intersection(f.otl):
+                    continue
                 if _coverage(f, freq, total, need):
                     self.table.setdefault(s, {}).setdefault(f.role, {}).setdefault(f.family, []).append(f)
-        self.ascii_mono = [f for f in self.faces if f.role == "mono" and f.covers("azAZ09{}()[];:=+-*/\"'_#$.,<>")]
-        self.ascii_text = [f for f in self.faces if f.role == "text" and f.covers("azAZ09.,:-%/()")]
+        plain = lambda f: (f.italic, abs(f.weight - 400) > 100)
+        self.ascii_mono = [f for f in self.faces if f.role == "mono" and not any(plain(f))
+                           and f.covers("azAZ09{}()[];:=+-*/\"'_#$.,<>")]
+        self.ascii_text = sorted((f for f in self.faces if f.role == "text" and not f.cjk
+                                  and f.covers("azAZ09.,:-%/()")), key=lambda f: (plain(f), f.path, f.index))
 
     def families(self, script: str, role: str) -> list[str]:
         return sorted(self.table.get(script, {}).get(role, {}))
@@ -537,7 +573,6 @@ def pil_font(face: Face, size: int) -> ImageFont.FreeTypeFont:
     if f is None:
         if len(_FONT_CACHE) > 256:
             _FONT_CACHE.clear()
-            _WIDTH_CACHE.clear()
         engine = ImageFont.Layout.RAQM if _RAQM else ImageFont.Layout.BASIC
         f = ImageFont.truetype(face.path, size, index=face.index, layout_engine=engine)
         _FONT_CACHE[key] = f
@@ -584,7 +619,7 @@ class Text:
         return rng.choice(self.lines)
 
     def paragraph(self, rng: random.Random, n: int) -> str:
-        sep = " " if self.script.spaced or self.script.name in ("thai", "lao", "khmer", "myanmar") else ""
+        sep = "" if self.script.name in ("han", "japanese") else " "
         return sep.join(self.sentence(rng) for _ in range(n))
 
     def phrase(self, rng: random.Random, max_chars: int = 40, min_chars: int = 2) -> str:
@@ -722,6 +757,8 @@ class Canvas:
         key = (st.face.path, st.face.index, st.size, s)
         w = _WIDTH_CACHE.get(key)
         if w is None:
+            if len(_WIDTH_CACHE) > 300_000:
+                _WIDTH_CACHE.clear()
             w = _WIDTH_CACHE[key] = st.font.getlength(s, direction=self.direction, language=self.language)
         return w
 
@@ -862,6 +899,7 @@ class Page:
         self.u = max(w, h) / 1100.0      # size unit: 1 at the default long side
         self.notes: list[str] = []
         self.hand_ok = True
+        self._num_face: Face | None = None
 
     # ink levels
     def gray(self, k: float) -> int:
@@ -872,12 +910,14 @@ class Page:
     def family_style(self, role: str, size: float, bold: bool = False, family: str | None = None) -> Style | None:
         """A face of ``role`` for this page's script whose strings of this language are plenty."""
         fb, s = self.gen.fonts, self.script.name
-        fams = [family] if family else fb.families(s, role)
+        fams = fb.families(s, role)
+        if family is not None:
+            fams = [family] if family in fams else []
         if not fams:
             return None
         order = fams[:]
         self.rng.shuffle(order)
-        for fam in order[:6]:
+        for fam in order:
             faces = [f for f in fb.faces_of(s, role, fam) if not f.italic] or fb.faces_of(s, role, fam)
             if bold:
                 heavy = [f for f in faces if f.weight >= 600]
@@ -892,8 +932,9 @@ class Page:
 
     def styles(self, size: float, role: str = "text") -> tuple[Style, Style]:
         """Regular and bold styles of one family (bold = regular if the family has none)."""
-        reg = self.family_style(role, size) or self.family_style("text", size)
-        assert reg is not None  # the generator only plans scripts with a text face
+        reg = self.family_style(role, size) or self.family_style("text", size) or self.family_style("mono", size)
+        if reg is None:
+            raise RuntimeError(f"no face draws enough {self.lang.code} text")  # the generator plans around this
         bold = self.family_style(role if role == reg.face.role else "text", size, bold=True, family=reg.face.family)
         return reg, bold or reg
 
@@ -901,12 +942,11 @@ class Page:
         st = self.family_style("hand", size)
         if st is None:
             self.hand_ok = False
-            st = self.family_style("text", size)
+            st = self.styles(size)[0]
         return st
 
     def mono(self, size: float) -> Style:
-        st = self.family_style("mono", size)
-        return st or self.family_style("text", size)
+        return self.family_style("mono", size) or self.styles(size)[0]
 
     def code_style(self, size: float) -> Style | None:
         faces = self.gen.fonts.ascii_mono or self.gen.fonts.ascii_text
@@ -927,9 +967,11 @@ class Page:
                 s = s.translate(str.maketrans("0123456789", digits))
         if st.face.covers(s):
             return s, st
-        for f in self.gen.fonts.ascii_text:
-            if f.covers(s):
-                return s, Style(f, st.size)
+        if self._num_face is None:
+            regular = [f for f in self.gen.fonts.ascii_text if not f.italic and abs(f.weight - 400) <= 100]
+            self._num_face = self.rng.choice(regular or self.gen.fonts.ascii_text or [st.face])
+        if self._num_face.covers(s):
+            return s, Style(self._num_face, st.size)
         return "".join(c for c in s if st.face.has(c)), st
 
     def draw_num(self, x, y, s, st, fill=None, align="start"):
@@ -1055,7 +1097,7 @@ def figure(pg: Page, x0: float, y0: float, x1: float, y1: float, st: Style | Non
             for _ in range(r.randint(2, 6)):
                 b = a + r.uniform(30, 140)
                 cv.pieslice(cx - d / 2, cy - d / 2, cx + d / 2, cy + d / 2, a, min(b, a + 359),
-                            fill=pg.gray(r.uniform(0.15, 0.95)), outline=pg.paper if hasattr(pg, "paper") else None)
+                            fill=pg.gray(r.uniform(0.15, 0.95)), outline=pg.cv.paper)
                 a = b
                 if a > 360 + 300:
                     break
@@ -1268,15 +1310,11 @@ def lay_letter(pg: Page):
     date_start = r.random() < 0.4
     yy = y
     for k in range(r.randint(3, 5)):
-        if k == 2 and r.random() < 0.7:
-            s = f"{r.randint(1000, 99999)} " + pg.phrase_fit(body, (x1 - x0) * 0.3, 20)
-            s, st = pg.num(body, s) if not body.face.covers(s) else (s, body)
-            if not body.face.covers(s):
-                s = pg.phrase_fit(body, (x1 - x0) * 0.45)
-            cv.text(x1 if rec_end else x0, yy + body.asc, s, body, align="end" if rec_end else "start")
-        else:
-            cv.text(x1 if rec_end else x0, yy + body.asc, pg.phrase_fit(body, (x1 - x0) * 0.45), body,
-                    align="end" if rec_end else "start")
+        s = pg.phrase_fit(body, (x1 - x0) * 0.4, 24)
+        num = str(r.randint(1, 99999))
+        if k >= 1 and r.random() < 0.6 and body.face.covers(num):
+            s = f"{num} {s}" if r.random() < 0.5 else f"{s} {num}"
+        cv.text(x1 if rec_end else x0, yy + body.asc, s, body, align="end" if rec_end else "start")
         yy += lead
     y = yy + lead
     date = fmt_number(r, "date")
@@ -1312,8 +1350,8 @@ def lay_letter(pg: Page):
     if foot_h:
         fy = pg.h - (pg.h - y1) * 0.5 - small.desc
         cv.hline(x0, x1, fy - small.asc - size * 0.4, pg.gray(0.6))
-        cv.text(r.choice([x0, (x0 + x1) / 2]) if True else x0, fy, pg.phrase_fit(small, x1 - x0, 60), small,
-                align="start")
+        al = r.choice(["start", "center"])
+        cv.text(x0 if al == "start" else (x0 + x1) / 2, fy, pg.phrase_fit(small, x1 - x0, 60), small, align=al)
 
 
 def lay_form(pg: Page):
@@ -1520,7 +1558,7 @@ def lay_receipt(pg: Page):
     mono = pg.mono(10)
     size = (x1 - x0) / (chars * max(0.45, cv.tw(mono.at(100), "0") / 100))
     body = mono.at(size)
-    _, bold = pg.styles(size * 1.0, role=body.face.role)
+    bold = pg.family_style(body.face.role, size, bold=True, family=body.face.family) or body
     T = pg.T(body)
     lead = pg.lead(body, r.uniform(1.15, 1.4))
     y = y0 + body.asc
@@ -1607,11 +1645,10 @@ def lay_slide(pg: Page):
         return
     if r.random() < 0.4:   # title band
         bh = pg.lead(title, 1.1) + size * 1.2
-        cv.rect(0, 0, pg.w, y0 + bh, fill=pg.gray(r.uniform(0.12, 0.3)) if r.random() < 0.5 else pg.gray(0.9))
-        fill = cv.paper if cv.im.getpixel((pg.w // 2, 1)) != cv.paper and r.random() < 0.0 else None
-        col = pg.gray(0.0) if cv.im.getpixel((pg.w // 2, 1)) == pg.gray(0.9) else None
+        strong = r.random() < 0.4
+        cv.rect(0, 0, pg.w, y0 + bh, fill=pg.gray(0.85) if strong else pg.gray(r.uniform(0.1, 0.25)))
         cv.paragraph(T.phrase(r, 50, 6), x0, x1, y0 + size * 0.4, title, pg.lead(title, 1.1), max_y=y0 + bh,
-                     fill=col if col is not None else fill)
+                     fill=cv.paper if strong else None)
         y = y0 + bh + size
     else:
         y = cv.paragraph(T.phrase(r, 50, 6), x0, x1, y0, title, pg.lead(title, 1.1),

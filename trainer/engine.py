@@ -178,7 +178,9 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if main_proc:
         out.mkdir(parents=True, exist_ok=True)
     size = cfg.size or variant.size
-    train_shards = variant.shards("train")
+    from datagen.contract import verify_shards
+
+    train_shards = verify_shards(variant, "train")  # sha256 against dataset.json: no foreign or cut shard
     n_train = variant.count("train")
     if not train_shards or n_train == 0:
         raise ValueError(f"{variant.path}: the train split is empty; nothing to fit")
