@@ -32,7 +32,7 @@ from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWr
 from .manifest import (Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest,
                        reserved_documents, sha256_file)
 from .devices import resolve_device
-from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, Source, source as page_source
+from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, Source, source as page_source  # noqa: F401 (BLANK_INK: re-exported)
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, cpu_count, default_workers
 from .strategies import draw_skews, get_strategy, make_samples
 
@@ -287,9 +287,10 @@ def claim_out(out: Path) -> None:
                                                           if len(foreign) > 1 else "")
                          + " that no datagen build record lists; refusing to delete them: move them away or "
                          "choose another --out")
-    tmp = out / f".{OWNER_MARK}.tmp-{os.getpid()}"
-    tmp.write_text("This folder's shard files are written by datagen build, which may replace them.\n")
-    os.replace(tmp, out / OWNER_MARK)
+    from .atomic import atomic_write
+
+    atomic_write(out / OWNER_MARK,
+                 lambda t: t.write_text("This folder's shard files are written by datagen build, which may replace them.\n"))
 
 
 def _clean_out(out: Path, part: tuple[int, int] | None) -> None:

@@ -130,9 +130,10 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from .atomic import atomic_write
+
+    atomic_write(path, lambda t: t.write_text(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n",
+                                              encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- readers

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable
@@ -83,12 +82,11 @@ def export_pages(manifest: Manifest, out: str | os.PathLike, dest: str | os.Path
     rep = fetch(manifest, dest, log=log)
     from .manifest import default_dest
 
+    from .atomic import atomic_dir
+
     folder = Path(dest) if dest is not None else default_dest(manifest)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     rows, skipped = [], []
-    try:
+    with atomic_dir(out) as tmp:
         for doc in manifest.documents:
             path = folder / doc.filename
             if path.suffix.lower() not in PAGE_EXTS:
@@ -112,10 +110,5 @@ def export_pages(manifest: Manifest, out: str | os.PathLike, dest: str | os.Path
             w = csv.DictWriter(f, fieldnames=["file", "angle", "doc", "page", "kind", "script", "license"])
             w.writeheader()
             w.writerows(rows)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {"images": len(rows), "pages": len(rows) // 4, "documents": len({r["doc"] for r in rows}),
             "skipped": skipped, "fetched": len(rep.fetched)}

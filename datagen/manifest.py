@@ -580,13 +580,9 @@ def _land(data: bytes, doc: Document, dest: Path, origin: str) -> None:
     if got != doc.sha256:
         raise ManifestError(f"{doc.id}: sha256 mismatch for {origin}: expected {doc.sha256}, got {got}; "
                             "nothing was written")
-    target = dest / doc.filename
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from .atomic import atomic_bytes
+
+    atomic_bytes(dest / doc.filename, data)
 
 
 def local_source(manifest: Manifest, doc: Document, root: str | os.PathLike | None = None) -> Path:

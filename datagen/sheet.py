@@ -79,12 +79,9 @@ def contact_sheet(variant: Variant, out: str | Path, split: str | None = None, p
             sheet.paste(im, (x, y))
             d.rectangle([x - 1, y - 1, x + cell, y + cell], outline=(160, 160, 160))
             d.text((x, y + cell + 2), s["key"][:34], fill=(60, 60, 60), font=f_small)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    sheet.save(tmp)
-    tmp.replace(out)
-    return out
+    from .atomic import atomic_write
+
+    return atomic_write(out, lambda t: sheet.save(t, format="PNG"))
 
 
 def stats_lines(variant: Variant) -> list[str]:

@@ -21,7 +21,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import kornia.augmentation as K
-import kornia.filters as kornia_filters
 from kornia.morphology import dilation, erosion
 
 from datagen.preprocess import background_level

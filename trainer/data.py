@@ -27,7 +27,7 @@ from PIL import Image
 
 from datagen.contract import (ANGLES, ShardError, Variant, decode_sample, is_variant, iter_samples, load_variant,
                               shard_counts, verify_shards)
-from datagen.pages import IMAGE_EXTS, Page, Skip, Source, collect, expand, iter_pages, source as page_source
+from datagen.pages import IMAGE_EXTS, Page, Skip, Source, collect, expand, iter_pages, source as page_source  # noqa: F401
 from datagen.preprocess import fit_image, page_box, paper_level, square
 from datagen.render import default_workers
 

@@ -71,9 +71,9 @@ def export_onnx(ckpt_path: str | os.PathLike, out: str | os.PathLike, half_weigh
             "trained": {k: ck.get(k) for k in ("epoch", "step", "config", "versions", "recipe", "corpus")
                         if ck.get(k) is not None},
             "weights": "float16 stored, float32 computed" if half_weights else "float32"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    from datagen.atomic import atomic_write
+
+    def write(tmp: Path) -> None:
         x = torch.rand(2, 1, size, size)
         import warnings
 
@@ -90,7 +90,6 @@ def export_onnx(ckpt_path: str | os.PathLike, out: str | os.PathLike, half_weigh
         m.producer_name = "docorient-toolkit"
         onnx.checker.check_model(m)
         onnx.save(m, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(out, write)
     return meta

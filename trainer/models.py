@@ -122,10 +122,9 @@ def last_conv_block(model: nn.Module) -> nn.Module:
 # --------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> None:
     """Write atomically: a temporary file, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    from datagen.atomic import atomic_write
+
+    atomic_write(path, lambda t: torch.save(ckpt, t))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -14,12 +14,12 @@ from datagen.contract import ANGLES  # noqa: E402
 
 
 def save_fig(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    from datagen.atomic import atomic_write
+
+    try:
+        return atomic_write(path, lambda t: fig.savefig(t, dpi=dpi, bbox_inches="tight", format=Path(path).suffix[1:]))
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(history: list[dict], path, title: str = "") -> Path:

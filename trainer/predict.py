@@ -23,7 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -239,18 +239,7 @@ def plan_fix(sel: Selection, out_dir: Path | None, in_place: bool = False, overw
     return FixPlan(targets)
 
 
-def _tmp_for(dst: Path) -> Path:
-    return dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-
-
-def _atomic(dst: Path, write: Callable[[Path], None]) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_for(dst)
-    try:
-        write(tmp)
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
+from datagen.atomic import atomic_write as _atomic  # noqa: E402
 
 
 def _save_image(src: Path, dst: Path, turns: dict[int, int]) -> None:
