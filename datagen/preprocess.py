@@ -32,6 +32,9 @@ __all__ = [
     "fit_image",
     "square",
     "prepare",
+    "block_mean",
+    "ink_windows",
+    "views",
     "background_level",
     "fit_page",
     "letterbox",
@@ -161,6 +164,73 @@ def page_box(shape: tuple[int, int], size: int, angle: int = 0) -> list[int]:
     """``[top, left, h, w]`` of a fitted page of ``shape`` inside its square, once turned."""
     h, w = shape if angle in (0, 180) else shape[::-1]
     return [(size - h) // 2, (size - w) // 2, h, w]
+
+
+def block_mean(img: np.ndarray, f: int) -> np.ndarray:
+    """Average ``f x f`` blocks of a uint8 image whose sides are multiples of ``f`` (round half up).
+
+    >>> block_mean(np.array([[0, 2], [2, 3]], np.uint8), 2).tolist()
+    [[2]]
+    """
+    h, w = img.shape
+    if h % f or w % f:
+        raise ValueError(f"block_mean: {h}x{w} is not a multiple of {f}")
+    s = img.reshape(h // f, f, w // f, f).astype(np.uint32).sum(axis=(1, 3))
+    return ((s * 2 + f * f) // (2 * f * f)).astype(np.uint8)
+
+
+def ink_windows(small: np.ndarray, paper: int, size: int, k: int, f: int) -> list[tuple[int, int]]:
+    """Top-left corners (at full resolution) of up to ``k`` ``size x size`` windows that hold the
+    most ink, found on ``small``, the input averaged over ``f x f`` blocks: a block is inky when
+    its mean is off the paper level by more than 5 %.  Windows lie on a grid of stride ``size / 2``,
+    centred (so a quarter turn of the page turns the grid onto itself), and are chosen greedily
+    so that no two overlap by more than half their side.  Deterministic."""
+    cells = size // f
+    side = small.shape[0]
+    if cells > side:
+        raise ValueError(f"ink_windows: window {size} is larger than the input {side * f}")
+    ink = (np.abs(small.astype(np.int16) - paper) > 12).astype(np.int32)
+    integral = np.pad(ink.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    stride = max(1, cells // 2)
+    span = side - cells
+    n = span // stride
+    off = (span - n * stride) // 2
+    starts = np.array([off + i * stride for i in range(n + 1)])
+    y, x = np.meshgrid(starts, starts, indexing="ij")
+    y, x = y.ravel(), x.ravel()
+    totals = integral[y + cells, x + cells] - integral[y, x + cells] - integral[y + cells, x] + integral[y, x]
+    order = np.lexsort((x, y, -totals))  # most ink first; ties by position, so the order is fixed
+    chosen: list[tuple[int, int]] = []
+    for i in order:
+        if len(chosen) >= k or (totals[i] == 0 and chosen):
+            break
+        cy, cx = int(y[i]), int(x[i])
+        if all(abs(cy - py) > cells // 2 or abs(cx - px) > cells // 2 for py, px in chosen):
+            chosen.append((cy, cx))
+    return [(cy * f, cx * f) for cy, cx in chosen]
+
+
+def views(fitted: np.ndarray, paper: int, size: int, side: int, crops: int, angle: int = 0) -> np.ndarray:
+    """THE model input of a multi-view model: ``(1 + crops, size, size)`` uint8.
+
+    The page (fitted inside ``side x side``) is turned and letterboxed at ``side``
+    (:func:`square`); view 0 is that square averaged down to ``size`` (``side`` must be a
+    multiple of ``size``), the whole page; views 1.. are the ``size x size`` windows of the
+    full-resolution square that hold the most ink (:func:`ink_windows`), where glyph shapes show.
+    A page with less ink than ``crops`` windows repeats its last window (or the whole view).
+    """
+    if side % size:
+        raise ValueError(f"views: side {side} must be a multiple of the view size {size}")
+    sq = square(fitted, side, paper, angle)
+    f = side // size
+    small = block_mean(sq, f)
+    out = [small]
+    wins = ink_windows(small, paper, size, crops, f) if crops else []
+    for y, x in wins:
+        out.append(sq[y:y + size, x:x + size])
+    while len(out) < 1 + crops:
+        out.append(out[-1])
+    return np.stack(out)
 
 
 def prepare(gray: Image.Image, side: int) -> tuple[np.ndarray, int]:

@@ -3,6 +3,8 @@ run folder contents, the checkpoint contract, determinism, --resume, DDP under t
 from __future__ import annotations
 
 import json
+
+import numpy as np
 import os
 import shutil
 import subprocess
@@ -356,3 +358,36 @@ def test_a_diverging_run_stops_and_saves_no_nan(trainer_cli, tiny_shards, tmp_pa
     r = trainer_cli("fit", tiny_shards / "exact", "--out", tmp_path / "inf", "--lr", "inf", *TINY_FIT)
     assert r.exit_code != 0 and "finite" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "inf").exists()
+
+
+def test_turns_train_all_four_classes_from_upright_samples(trainer_cli, datagen_cli, make_pdf, tmp_path):
+    from trainer.engine import random_turns
+
+    # the draw moves every label with its turn, and is the same for the same (seed, step)
+    x = torch.zeros(8, 1, 4, 4)
+    x[:, :, 0, 0] = 1  # a mark top-left
+    y = torch.zeros(8, dtype=torch.long)
+    tx, ty = random_turns(x, y, seed=3, step=7)
+    for img, lab in zip(tx, ty):
+        assert torch.equal(img, torch.rot90(x[0], k=-int(lab), dims=(-2, -1)))  # clockwise by the label
+    tx2, ty2 = random_turns(x, y, seed=3, step=7)
+    assert torch.equal(ty, ty2) and len(set(ty.tolist())) > 1
+
+    folder = tmp_path / "pdfs"
+    for i in range(4):
+        make_pdf(f"d{i}", pages=2, seed=20 + i, folder=folder)
+    v = tmp_path / "up"
+    r = datagen_cli("build", folder, "--out", v, "--rotation", "exact", "--angles", "0", "--size", "32",
+                    "--split", "0.5,0.5,0", "--device", "cpu", "--workers", "1", "-q")
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "run"
+    r = trainer_cli("fit", v, "--out", out, "--epochs", "1", "--turns", *TINY_FIT)
+    assert r.exit_code == 0, cli_explain(r)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    conf = np.array(rows[-1]["val_confusion"])
+    assert conf.sum(1).tolist() == [conf.sum() // 4] * 4  # val holds all four classes, equally
+    ck = torch.load(out / "model.pt", weights_only=True)
+    assert ck["config"]["turns"] is True
+    r = trainer_cli("fit", tmp_path / "up", "--out", tmp_path / "r2", "--epochs", "1", "--turns", *TINY_FIT)
+    assert r.exit_code == 0
+    assert_same_state(state(out / "last.pt"), state(tmp_path / "r2" / "last.pt"))  # reproducible

@@ -37,25 +37,33 @@ def _device(ctx, param, value):
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder (default runs/<variant>; with several variants, OUT/<variant>).")
-@click.option("--epochs", default=8, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True))
-@click.option("--weight-decay", default=0.05, show_default=True, type=click.FloatRange(0))
+@click.option("--epochs", default=8, show_default=True, type=click.IntRange(1), help="Passes over the train split.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Samples per optimizer step.")
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, 10, min_open=True),
+              help="Peak learning rate of AdamW (one warm-up epoch, then cosine decay).")
+@click.option("--weight-decay", default=0.05, show_default=True, type=click.FloatRange(0, 10),
+              help="AdamW weight decay.")
 @click.option("--size", default=None, type=click.IntRange(16), help="Input side (default: the variant's own).")
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of shuffling, initialisation and augmentation.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(0), help="DataLoader workers.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0),
+              help="Processes that read the shards (0: the main process reads them).")
 @click.option("--max-steps", default=None, type=click.IntRange(1), help="Stop after N optimizer steps (tests).")
-@click.option("--augment", default="none", show_default=True, type=click.Choice(AUGMENTS))
+@click.option("--augment", default="none", show_default=True, type=click.Choice(AUGMENTS),
+              help="Label-blind augmentation: scan (scan and photo degradations), bars (dark header/footer bars), both.")
 @click.option("--resume", is_flag=True, help="Continue from RUN/last.pt after the last finished epoch.")
-@click.option("--arch", default="resnet18", show_default=True, type=click.Choice(ARCHS))
+@click.option("--arch", default="resnet18", show_default=True, type=click.Choice(ARCHS),
+              help="torchvision classifier, made 1-channel with a 4-way head.")
 @click.option("--weights", default=None, help="torchvision weights name (e.g. DEFAULT): downloads, needs the network.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (useful on CUDA).")
 @click.option("--cache", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
               help="Keep the decoded train split in memory after the first epoch (auto: if it fits in 4 GiB).")
+@click.option("--turns", is_flag=True,
+              help="Turn each sample clockwise by a random multiple of 90 degrees (lossless, the label moves with "
+                   "it): an exact variant built with --angles 0 trains all four classes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, workers, max_steps, augment, resume,
-        arch, weights, compile_, cache, quiet):
+        arch, weights, compile_, cache, turns, quiet):
     """Train one model per dataset variant found at PATH (a variant, or a folder of variants).
 
     \b
@@ -68,7 +76,7 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         variants = find_variants(path)
         cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
-                        resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache)
+                        resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache, turns=turns)
         cfg.validate()
         from datagen.devices import resolve_device
 

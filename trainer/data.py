@@ -225,14 +225,25 @@ class VariantData(EvalSource):
     """One split of a dataset variant: its samples as stored (with artifact masks).  The shards
     are checked against dataset.json (sha256 and sample counts) before they are read."""
 
-    def __init__(self, variant: Variant, split: str, size: int):
+    def __init__(self, variant: Variant, split: str, size: int, turns: bool = False):
         super().__init__()
-        self.variant, self.split, self.size = variant, split, size
+        self.variant, self.split, self.size, self.turns = variant, split, size, turns
         self.source = str(variant.path)
 
     def _samples(self) -> Iterator[dict]:
+        """Decoded samples; with ``turns``, each also turned clockwise by 90, 180 and 270 degrees
+        (losslessly, the label moving with it): a variant built with ``--angles 0`` then gives
+        all four classes."""
         for s in iter_samples(verify_shards(self.variant, self.split), shard_counts(self.variant)):
-            yield decode_sample(s)
+            d = decode_sample(s)
+            yield d
+            if self.turns:
+                for k in (1, 2, 3):
+                    turned = dict(d, image=np.ascontiguousarray(np.rot90(d["image"], k=-k)),
+                                  mask=np.ascontiguousarray(np.rot90(d["mask"], k=-k)), cls=(d["cls"] + k) % 4,
+                                  key=f"{d['key']}+t{90 * k}")
+                    turned["meta"] = {**d["meta"], "angle": ((d["cls"] + k) % 4) * 90}
+                    yield turned
 
     def _batches(self, bs: int) -> Iterator[Batch]:
         buf: list[dict] = []
@@ -258,7 +269,7 @@ class VariantData(EvalSource):
         """The 0-degree samples with empty masks, cropped to their page box."""
         n = 0
         for d in self._samples():
-            if d["cls"] != 0 or d["mask"].any():
+            if d["cls"] != 0 or d["mask"].any() or "+t" in d["key"]:
                 continue
             top, left, h, w = d["meta"]["page_box"]
             page = d["image"][top:top + h, left:left + w]

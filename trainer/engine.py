@@ -48,6 +48,7 @@ class FitConfig:
     weights: str | None = None
     compile: bool = False
     cache: str = "auto"
+    turns: bool = False
 
     def validate(self):
         for k in ("epochs", "batch_size"):
@@ -73,7 +74,7 @@ class FitConfig:
 
 # the options a resumed run must share with the run it continues (the rest only change speed)
 RESUME_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "seed", "max_steps",
-               "augment", "arch", "weights")
+               "augment", "arch", "weights", "turns")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -102,6 +103,20 @@ def lr_lambda(total_steps: int, warmup_steps: int):
     return f
 
 
+def random_turns(x: torch.Tensor, y: torch.Tensor, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn each square sample clockwise by a random multiple of 90 degrees, losslessly, and move
+    its label with it (``--turns``: an upright-only variant becomes four classes).  The draw
+    depends on (seed, step) only, so a run is reproducible and a resumed run draws the same."""
+    g = torch.Generator().manual_seed(seed * 1000003 + step)
+    k = torch.randint(0, 4, (x.shape[0],), generator=g)
+    out = x.clone()
+    for j in (1, 2, 3):
+        sel = (k == j).nonzero()[:, 0].to(x.device)
+        if len(sel):
+            out[sel] = torch.rot90(x[sel], k=-j, dims=(-2, -1))  # clockwise by 90 j
+    return out, (y + k.to(y.device)) % 4
+
+
 def _diverged(state: dict, loss) -> None:
     raise RuntimeError(f"training diverged: the loss became non-finite by step {state['step']} (try a smaller --lr); "
                        "nothing of this epoch was saved, the checkpoints of the last finished epoch are kept")
@@ -121,6 +136,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
             break
         x = images.to(device, non_blocking=True).float().div_(255.0)  # (B, 1, H, W)
         y = labels.to(device, non_blocking=True)
+        if cfg.turns:
+            x, y = random_turns(x, y, cfg.seed, state["step"])
         if x.shape[-1] != size:
             x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if augment is not None:
@@ -153,10 +170,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
             "train_samples": seen, "images_per_s": seen / el if el > 0 else 0.0}
 
 
-def _val_data(variant: Variant, size: int) -> VariantData | None:
+def _val_data(variant: Variant, size: int, turns: bool = False) -> VariantData | None:
     if variant.count("val") == 0:
         return None
-    return VariantData(variant, "val", size)
+    return VariantData(variant, "val", size, turns=turns)
 
 
 def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:
@@ -237,7 +254,10 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     augment = make_augment(cfg.augment)
     if augment is not None:
         augment = augment.to(device)
-    val = _val_data(variant, size) if main_proc else None
+    if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":
+        raise ValueError(f"{variant.path}: --turns turns samples losslessly, which only an exact variant allows "
+                         f"(this one is {variant.strategy}: its artifacts would turn with the page)")
+    val = _val_data(variant, size, turns=cfg.turns) if main_proc else None
 
     def checkpoint(metrics: dict) -> dict:
         return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
