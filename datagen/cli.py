@@ -200,5 +200,84 @@ def inspect(variant, out, split, per_class):
         raise click.ClickException(_os_error(e))
 
 
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (refused if it exists and is not empty, unless --force).  Required.")
+@click.option("--pages", type=click.IntRange(1), help="Number of pages.  Required.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--size-px", default=1100, show_default=True, type=click.IntRange(200, 6000),
+              help="Long side of a page in pixels.")
+@click.option("--scripts", default=None, help="Comma-separated scripts (default: all that fonts and text allow); "
+              "see `datagen synth --list-scripts`.")
+@click.option("--layouts", default=None, help="Comma-separated layouts (default: all): book, article, letter, form, "
+              "table, receipt, slide, note, manual.")
+@click.option("--fonts-dir", "fonts_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="More fonts (a folder searched recursively, or a font file); repeatable.")
+@click.option("--no-system-fonts", is_flag=True, help="Do not search /usr/share/fonts (only --fonts-dir).")
+@click.option("--locale-dir", "locale_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Translation catalogues (LANG/LC_MESSAGES/*.mo) to take text from (default: /usr/share/locale); "
+                   "repeatable.")
+@click.option("--start", default=0, show_default=True, type=click.IntRange(0),
+              help="Index of the first page (page i depends only on seed and i: disjoint ranges make disjoint sets).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Drawing processes.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the font-scan and corpus cache.")
+@click.option("--force", is_flag=True, help="Replace OUT if it holds anything.")
+@click.option("--list-scripts", is_flag=True,
+              help="Print the scripts that can be drawn (with these options), and exit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def synth(out, pages, seed, size_px, scripts, layouts, fonts_dirs, no_system_fonts, locale_dirs, start, workers,
+          no_cache, force, list_scripts, quiet):
+    """Write PAGES synthetic upright document pages (8-bit gray PNG) and synth.json into OUT:
+    real text of many languages and scripts from the machine's translation catalogues, in every
+    installed font that covers it, laid out as books, articles, letters, forms, tables, receipts,
+    slides, handwritten notes and manuals.  Deterministic for a seed and font set.
+
+    \b
+    Example:  datagen synth --out synth/ --pages 2000 --seed 1
+              datagen synth --out hebrew/ --pages 50 --scripts hebrew,arabic --layouts letter,form
+    """
+    from tqdm import tqdm
+
+    from .synth import synth as synth_pages
+
+    def _list(v):
+        return [s.strip() for s in v.split(",") if s.strip()] if v else None
+
+    if not list_scripts and (out is None or pages is None):
+        raise click.UsageError("--out and --pages are required (or use --list-scripts)")
+
+    bar = None if quiet or list_scripts else tqdm(total=pages, unit="page", desc="synth", leave=False)
+    try:
+        if list_scripts:
+            from .manifest import cache_root
+            from .synth import Generator
+
+            g = Generator(seed, size_px, _list(scripts), _list(layouts), fonts_dirs, not no_system_fonts,
+                          locale_dirs or None, None if no_cache else cache_root(),
+                          log=lambda s: click.echo(s, err=True))
+            d = g.describe()
+            for s in d["scripts"]:
+                fams = d["font_families"][s]
+                click.echo(f"{s:<11} {len(d['languages'][s]):>3} languages, "
+                           + ", ".join(f"{len(v)} {r} families" for r, v in fams.items()))
+            for n in g.notes:
+                click.echo(f"note: {n}", err=True)
+            return
+        rec = synth_pages(out, pages, seed=seed, size_px=size_px, scripts=_list(scripts), layouts=_list(layouts),
+                          fonts_dirs=fonts_dirs, system_fonts=not no_system_fonts, locale_dirs=locale_dirs or None,
+                          start=start, force=force, workers=workers, cache=not no_cache,
+                          log=lambda s: click.echo(s, err=True), progress=bar.update if bar else None)
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    except OSError as e:
+        raise click.ClickException(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"{len(rec['items'])} pages ({len(rec['scripts'])} scripts) in {rec['elapsed_s']:.1f} s "
+               f"({len(rec['items']) / max(rec['elapsed_s'], 1e-9):.1f} pages/s) -> {out}", err=True)
+    click.echo(str(out))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -53,7 +53,7 @@ SYSTEM_LOCALE_DIRS = ("/usr/share/locale",)
 FONT_EXTS = (".ttf", ".otf", ".ttc", ".otc")
 DEFAULT_SIZE_PX = 1100
 MIN_SIZE_PX, MAX_SIZE_PX = 200, 6000
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 GENERATOR = "docorient datagen synth"
 FORMAT_VERSION = 1
 
@@ -69,16 +69,20 @@ class Script:
 
 
 SCRIPTS: dict[str, Script] = {s.name: s for s in (
-    Script("latin", weight=4.0), Script("cyrillic", weight=2.0), Script("greek"),
-    Script("arabic", rtl=True, weight=2.0, tall=1.15), Script("hebrew", rtl=True), Script("thaana", rtl=True, weight=0.5),
-    Script("devanagari", tall=1.15), Script("bengali", tall=1.15), Script("gurmukhi", tall=1.1),
-    Script("gujarati", tall=1.1), Script("oriya", tall=1.15), Script("tamil", tall=1.1), Script("telugu", tall=1.2),
-    Script("kannada", tall=1.2), Script("malayalam", tall=1.15), Script("sinhala", tall=1.15),
-    Script("thai", spaced=False, tall=1.2), Script("lao", spaced=False, weight=0.5, tall=1.2),
-    Script("khmer", spaced=False, tall=1.3), Script("myanmar", spaced=False, tall=1.3),
-    Script("tibetan", spaced=False, weight=0.5, tall=1.4), Script("georgian"), Script("armenian"),
-    Script("ethiopic"), Script("cherokee", weight=0.3),
-    Script("han", spaced=False, weight=2.0), Script("japanese", spaced=False, weight=1.5), Script("hangul", weight=1.5),
+    Script("latin", weight=12.0), Script("cyrillic", weight=3.0), Script("greek"),
+    Script("arabic", rtl=True, weight=2.0, tall=1.15), Script("hebrew", rtl=True),
+    Script("thaana", rtl=True, weight=0.3),
+    Script("devanagari", tall=1.15), Script("bengali", weight=0.5, tall=1.15), Script("gurmukhi", weight=0.5, tall=1.1),
+    Script("gujarati", weight=0.5, tall=1.1), Script("oriya", weight=0.5, tall=1.15),
+    Script("tamil", weight=0.5, tall=1.1),
+    Script("telugu", weight=0.5, tall=1.2), Script("kannada", weight=0.5, tall=1.2),
+    Script("malayalam", weight=0.5, tall=1.15), Script("sinhala", weight=0.5, tall=1.15),
+    Script("thai", spaced=False, tall=1.2), Script("lao", spaced=False, weight=0.3, tall=1.2),
+    Script("khmer", spaced=False, weight=0.5, tall=1.3), Script("myanmar", spaced=False, weight=0.5, tall=1.3),
+    Script("tibetan", spaced=False, weight=0.3, tall=1.4), Script("georgian", weight=0.5),
+    Script("armenian", weight=0.5),
+    Script("ethiopic", weight=0.5), Script("cherokee", weight=0.3),
+    Script("han", spaced=False, weight=3.0), Script("japanese", spaced=False, weight=2.0), Script("hangul", weight=1.5),
 )}
 # OpenType script tags a face must carry (GSUB/GPOS) to draw a script that needs shaping
 SHAPING_TAGS = {"arabic": {"arab"}, "thaana": {"thaa"}, "devanagari": {"deva", "dev2"}, "bengali": {"beng", "bng2"},
@@ -156,13 +160,16 @@ def read_mo(path: str | os.PathLike, limit: int | None = None) -> list[tuple[str
 
 
 _FMT = re.compile(r"%(\([^)]*\))?(\d+\$)?[-+ #0']*(\d+|\*)?(\.(\d+|\*))?(hh|h|ll|l|L|q|j|z|t|I64|I32|I)?"
-                  r"[diouxXeEfFgGaAcsSpn@]|%%|\{[^{}]*\}|\$\{?\w+\}?|<[^<>]*>|&[a-zA-Z]+;|&#\d+;|[\u202a-\u202e\u2066-\u2069]")
+                  r"[a-zA-Z@]|%%|\{[^{}]*\}|\$\{?\w+\}?|<[^<>]*>|&[a-zA-Z]+;|&#\d+;|[\u202a-\u202e\u2066-\u2069]")
 _ACCEL = re.compile(r"\s*[\(（]\s*_?[A-Za-z0-9]\s*[\)）]|_(?=\w)|&(?=\w)")
-_REJECT = re.compile(r"https?:|www\.|://|\\|@\w|[|=#~^`<>{}\[\]*$]|\.\w{1,4}$|^[-.]|\b\w+_\w+\b|[A-Za-z0-9]{25,}")
+_REJECT = re.compile(r"https?:|www\.|://|\\|@\w|[|=#~^`<>{}\[\]*$]|\.\w{1,4}$|^[-.]|\b\w+_\w+\b|[A-Za-z0-9]{25,}"
+                     r"|(?:^|\s)--?[A-Za-z]|\w\.(?:txt|po|mo|so|py|sh|conf|cfg|xml|html?|json|ini|log|tar|gz|deb|rpm|"
+                     r"exe|dll|pdf|png|jpe?g|svg|desktop|service|d)\b|\w/\w")
 
 
 _CTRL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ue000-\uf8ff\ufff0-\uffff\U000f0000-\U0010ffff]")
-_EMPTY_QUOTES = re.compile(r"""(["'‘’“”«»„‚‹›「」『』]\s*){2,}""")
+_EMPTY_QUOTES = re.compile(r"""(["'‘’“”«»„‚‹›「」『』]\s*){2,}|[(\[«“"'‘„「『（]\s*[.,:;]?\s*[)\]»”"'’“」』）]""")
+_SPACE_PUNCT = re.compile(r"[ \t]+([.,:;!?。、，；：！？])")
 _NOT_LETTER = re.compile(r"[0-9!-/:-@\[-`{-~]")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -172,6 +179,7 @@ def _clean(s: str) -> list[str]:
     s = _FMT.sub(" ", s)
     s = _ACCEL.sub("", s)
     s = _EMPTY_QUOTES.sub(" ", s)
+    s = _SPACE_PUNCT.sub(r"\1", s)
     out = []
     for line in re.split(r"[\n\r\t]+", s):
         line = " ".join(line.split()).strip(" :;,-")
@@ -198,6 +206,7 @@ class Language:
     lines: list[str]     # sentences (paragraph material)
     short: list[str]     # labels, headings, list items
     chars: str = ""      # every character used, sorted
+    joined: bool = False  # the catalogues held labels only: ``lines`` are runs of labels
 
     def __post_init__(self):
         if not self.chars:
@@ -296,13 +305,15 @@ class Corpus:
              log: Callable[[str], None] = lambda s: None) -> "Corpus":
         files = _locale_files(locale_dirs)
         all_paths = [p for code in sorted(files) for p in files[code]]
-        fp = _fingerprint(all_paths, f"corpus v{CACHE_VERSION} {LINES_PER_LANG} {SHORT_PER_LANG} {PAIRS_PER_FILE}")
+        # the fingerprint covers this module's source, so a change to the cleaning rebuilds the corpus
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        fp = _fingerprint(all_paths, f"corpus {code} {LINES_PER_LANG} {SHORT_PER_LANG} {PAIRS_PER_FILE}")
         cache = cache_dir / "synth-corpus.json" if cache_dir else None
         if cache and cache.is_file():
             try:
                 d = json.loads(cache.read_text(encoding="utf-8"))
                 if d.get("fingerprint") == fp:
-                    return cls({k: Language(k, v["script"], v["lines"], v["short"], v["chars"])
+                    return cls({k: Language(k, v["script"], v["lines"], v["short"], v["chars"], v["joined"])
                                 for k, v in d["languages"].items()})
             except (OSError, ValueError, KeyError, TypeError):
                 pass
@@ -337,28 +348,36 @@ class Corpus:
             keep_l = _even_sample([t for t in good if (14 if dense else 35) <= len(t) <= 300
                                    and (" " in t or not spaced)], LINES_PER_LANG)
             keep_s = _even_sample([t for t in good if len(t) <= (16 if dense else 40)], SHORT_PER_LANG)
-            if len(keep_l) < MIN_LINES and len(keep_s) >= 100:
+            joined = len(keep_l) < MIN_LINES and len(keep_s) >= 60
+            if joined:
                 # labels only (country names, menu items): join runs of them into sentence-long lines
                 sep = "" if dense else " "
-                keep_l = keep_l + [sep.join(keep_s[k:k + 6]) for k in range(0, len(keep_s) - 5, 3)]
-            if len(keep_l) >= MIN_LINES and len(keep_s) >= MIN_SHORT:
-                languages[code] = Language(code, script, keep_l, keep_s)
+                pool = keep_s[:]
+                random.Random(f"docorient-synth:{code}").shuffle(pool)
+                k = 0
+                while k < len(pool) - 4:
+                    n = 4 + k % 5
+                    keep_l.append(sep.join(pool[k:k + n]))
+                    k += n
+            if len(keep_l) >= (12 if joined else MIN_LINES) and len(keep_s) >= MIN_SHORT:
+                languages[code] = Language(code, script, keep_l, keep_s, joined=joined)
         log(f"synth: read {len(all_paths)} catalogues of {len(files)} languages in {time.perf_counter() - t0:.1f} s")
         corpus = cls(languages)
         if cache:
             _write_json_atomic(cache, {"fingerprint": fp, "languages": {
-                k: {"script": v.script, "lines": v.lines, "short": v.short, "chars": v.chars}
+                k: {"script": v.script, "lines": v.lines, "short": v.short, "chars": v.chars, "joined": v.joined}
                 for k, v in languages.items()}})
         return corpus
 
 
 # --------------------------------------------------------------------------- fonts
-HAND_TOKENS = ("hand", "script", "dkg", "breip", "becausewe", "because we", "femke", "humor", "comic", "ecolier",
+HAND_TOKENS = ("hand", "dancing script", "rufscript", "brush script", "dkg", "breip", "becausewe", "because we",
+               "femke", "humor", "comic", "ecolier",
                "klee", "yoz", "seto", "yusei", "navilu", "delphine", "kalam", "caveat", "indie", "marker", "brush",
                "chalk", "scrawl")
 MONO_TOKENS = ("mono", "courier", "inconsolata", "code", "typewriter", "consol")
 EXCLUDE_TOKENS = ("math", "symbol", "music", "emoji", "signwriting", "mayan", "siyaq", "dingbat", "ornament",
-                  "icon", "wingding", "webding", "braille", "barcode", "unjoined", "d050000l")
+                  "icon", "wingding", "webding", "braille", "barcode", "unjoined", "d050000l", "keyboard")
 
 
 @dataclass
@@ -442,7 +461,10 @@ def _scan_file(path: str) -> list[dict]:
     """Faces of one font file as plain dicts (raises on an unreadable file)."""
     from fontTools.ttLib import TTCollection, TTFont
 
-    fonts = TTCollection(path, lazy=True).fonts if path.lower().endswith((".ttc", ".otc")) else [TTFont(path, lazy=True)]
+    if path.lower().endswith((".ttc", ".otc")):
+        fonts = TTCollection(path, lazy=True).fonts
+    else:
+        fonts = [TTFont(path, lazy=True)]
     out = []
     for index, tt in enumerate(fonts):
         cmap = tt.getBestCmap() or {}
@@ -551,8 +573,36 @@ class FontBook:
         self.ascii_text = sorted((f for f in self.faces if f.role == "text" and not f.cjk
                                   and f.covers("azAZ09.,:-%/()")), key=lambda f: (plain(f), f.path, f.index))
 
+        # family weights: every font folder (a package, a foundry) shares weight 1 per script and
+        # role, so a package of 130 one-style families counts like one of 2; a face made for
+        # another script (it covers one or two others) counts 0.3
+        home: dict[tuple[str, int], set[str]] = {}
+        for s, roles in self.table.items():
+            if s in ("latin", "cyrillic", "greek"):
+                continue
+            for fams in roles.values():
+                for faces_ in fams.values():
+                    for f in faces_:
+                        home.setdefault((f.path, f.index), set()).add(s)
+        self.weights: dict[tuple[str, str], dict[str, float]] = {}
+        for s, roles in self.table.items():
+            for role, fams in roles.items():
+                per_dir = Counter(str(Path(v[0].path).parent) for v in fams.values())
+                w = {}
+                for fam, faces_ in fams.items():
+                    h = home.get((faces_[0].path, faces_[0].index), set())
+                    foreign = 0 < len(h) <= 2 and s not in h
+                    w[fam] = (0.3 if foreign else 1.0) / per_dir[str(Path(faces_[0].path).parent)]
+                self.weights[(s, role)] = w
+
     def families(self, script: str, role: str) -> list[str]:
         return sorted(self.table.get(script, {}).get(role, {}))
+
+    def ordered(self, script: str, role: str, rng: random.Random) -> list[str]:
+        """The families of ``script``/``role`` in a random order drawn by weight (first = a
+        weighted draw; Efraimidis-Spirakis keys)."""
+        w = self.weights.get((script, role), {})
+        return sorted(w, key=lambda f: (math.log(1.0 - rng.random()) / w[f], f), reverse=True)
 
     def faces_of(self, script: str, role: str, family: str) -> list[Face]:
         return self.table[script][role][family]
@@ -579,26 +629,44 @@ def pil_font(face: Face, size: int) -> ImageFont.FreeTypeFont:
     return f
 
 
+_EXTENT_CACHE: dict[tuple, tuple[int, int]] = {}
+LATIN_SAMPLE = "HÁÉkbdfhlgjpqy0"
+
+
 @dataclass
 class Style:
-    """A face at a size: what a piece of text is drawn with."""
+    """A face at a size: what a piece of text is drawn with.  ``asc``/``desc`` are the ink
+    extents of ``sample`` (text of the page's script), not the font's declared metrics, which
+    are far too tall in fonts made for another script."""
     face: Face
     size: int
+    sample: str = LATIN_SAMPLE
 
     @property
     def font(self) -> ImageFont.FreeTypeFont:
         return pil_font(self.face, self.size)
 
+    def _extent(self) -> tuple[int, int]:
+        key = (self.face.path, self.face.index, self.size, self.sample)
+        e = _EXTENT_CACHE.get(key)
+        if e is None:
+            if len(_EXTENT_CACHE) > 50_000:
+                _EXTENT_CACHE.clear()
+            sample = "".join(c for c in self.sample if self.face.has(c)) or "Hg"
+            _, top, _, bottom = self.font.getbbox(sample, anchor="ls")
+            e = _EXTENT_CACHE[key] = (max(-top, int(self.size * 0.6)), max(bottom, int(self.size * 0.18)))
+        return e
+
     @property
     def asc(self) -> int:
-        return self.font.getmetrics()[0]
+        return self._extent()[0]
 
     @property
     def desc(self) -> int:
-        return self.font.getmetrics()[1]
+        return self._extent()[1]
 
     def at(self, size: int | float) -> "Style":
-        return Style(self.face, max(6, int(round(size))))
+        return Style(self.face, max(6, int(round(size))), self.sample)
 
 
 # --------------------------------------------------------------------------- text sources
@@ -762,9 +830,11 @@ class Canvas:
             w = _WIDTH_CACHE[key] = st.font.getlength(s, direction=self.direction, language=self.language)
         return w
 
-    def text(self, x: float, y: float, s: str, st: Style, fill: int | None = None, align: str = "start"):
+    def text(self, x: float, y: float, s: str, st: Style, fill: int | None = None, align: str = "start",
+             ltr: bool = False):
         """Draw ``s`` with its baseline at ``y``; ``x`` is the logical start (align=start),
-        end (align=end) or centre (align=center)."""
+        end (align=end) or centre (align=center).  ``ltr``: a number, drawn left to right even
+        on a right-to-left page (no bidi reordering of its digit groups)."""
         if not s:
             return
         fill = self.ink if fill is None else fill
@@ -773,9 +843,9 @@ class Canvas:
         if self.rtl:
             X = self.w - x
             anchor = {"ls": "rs", "rs": "ls", "ms": "ms"}[anchor]
-        s_draw = s[::-1] if self.reverse else s
-        self.d.text((X, y), s_draw, font=st.font, fill=fill, anchor=anchor, direction=self.direction,
-                    language=self.language)
+        s_draw = s[::-1] if self.reverse and not ltr else s
+        self.d.text((X, y), s_draw, font=st.font, fill=fill, anchor=anchor,
+                    direction="ltr" if ltr and self.direction else self.direction, language=self.language)
         self.faces.add(st.face.name)
         self.scripts.update(_scripts_in(s))
 
@@ -812,18 +882,14 @@ class Canvas:
     def draw_line(self, ln: Line, x0: float, x1: float, y: float, st: Style, align: str = "start",
                   fill: int | None = None, indent: float = 0):
         x0 = x0 + indent
-        if align == "justify" and not ln.last and len(ln.pieces) > 1 and self.script.spaced and not (
-                self.rtl and any(char_script(c) == "latin" or c.isdigit() for c in ln.text)):
+        justifiable = (not ln.last and len(ln.pieces) > 1 and self.script.spaced and not self.reverse
+                       and not (self.rtl and any(char_script(c) == "latin" or c.isdigit() for c in ln.text)))
+        if align == "justify" and justifiable:
             sw = self.tw(st, " ")
             gaps = sum(1 for i, (_, sep) in enumerate(ln.pieces) if i and sep)
             extra = (x1 - x0 - ln.width) / gaps if gaps else 0
-            if 0 <= extra <= 3 * sw + st.size * 0.3:
-                x = x0
-                for i, (p, sep) in enumerate(ln.pieces):
-                    if i and sep:
-                        x += sw + extra
-                    self.text(x, y, p, st, fill)
-                    x += self.tw(st, p)
+            if 0 <= extra <= 4 * sw + st.size * 0.5:
+                self._justified(ln, x0, y, st, self.ink if fill is None else fill, sw, extra)
                 return
         if align in ("start", "justify"):
             self.text(x0, y, ln.text, st, fill)
@@ -831,6 +897,46 @@ class Canvas:
             self.text(x1, y, ln.text, st, fill, align="end")
         else:
             self.text((x0 + x1) / 2, y, ln.text, st, fill, align="center")
+
+    def _justified(self, ln: Line, x0: float, y: float, st: Style, fill: int, sw: float, extra: float):
+        """Draw a justified line: render it once at natural spacing, cut the rendering in the
+        middle of each space and paste the words ``extra`` px further apart each (one render
+        instead of one per word, which costs a shaping call each)."""
+        text = ln.text
+        anchor = "rs" if self.rtl else "ls"
+        l, t, r, b = st.font.getbbox(text, anchor=anchor, direction=self.direction, language=self.language)
+        if r <= l or b <= t:
+            return
+        m = Image.new("L", (r - l, b - t), 0)
+        ImageDraw.Draw(m).text((-l, -t), text, font=st.font, fill=255, anchor=anchor, direction=self.direction,
+                               language=self.language)
+        cuts: list[float] = []           # logical offsets (from the start edge) of the gaps' middles
+        o = 0.0
+        for i, (p, sep) in enumerate(ln.pieces):
+            if i and sep:
+                cuts.append(o + sw / 2)
+                o += sw
+            o += self.tw(st, p)
+        X0 = self.w - x0 if self.rtl else x0
+        Y = int(round(y)) + t
+        bounds: list[float | None] = [None, *cuts, None]
+        for j in range(len(bounds) - 1):
+            a, c = bounds[j], bounds[j + 1]
+            if self.rtl:      # logical offset o sits at mask column -o - l; later words shift left
+                cl = 0 if c is None else int(round(-c)) - l
+                cr = m.width if a is None else int(round(-a)) - l
+                dx = X0 + l + cl - j * extra
+            else:
+                cl = 0 if a is None else int(round(a)) - l
+                cr = m.width if c is None else int(round(c)) - l
+                dx = X0 + l + cl + j * extra
+            cl, cr = max(0, cl), min(m.width, cr)
+            if cr > cl:
+                seg = m.crop((cl, 0, cr, m.height))
+                dx = int(round(dx))
+                self.im.paste(fill, (dx, Y, dx + seg.width, Y + seg.height), seg)
+        self.faces.add(st.face.name)
+        self.scripts.update(_scripts_in(text))
 
     def paragraph(self, s: str, x0: float, x1: float, y: float, st: Style, lead: float, align: str = "start",
                   indent: float = 0, max_y: float | None = None, fill: int | None = None) -> float:
@@ -846,9 +952,12 @@ class Canvas:
         return base - st.asc
 
     def text_tilted(self, x: float, y: float, ln: Line, st: Style, fill: int, angle: float, wobble: float,
-                    rng: random.Random):
+                    rng: random.Random, ltr: bool = False):
         """Draw one line as handwriting: word baselines wander by ``wobble`` px, the line is
-        turned by ``angle`` degrees (small) about its start.  ``y`` is the baseline."""
+        turned by ``angle`` degrees (small) about its centre.  ``y`` is the baseline.  ``ltr``:
+        a number, kept in one piece and left to right on a right-to-left page."""
+        if ltr:
+            ln = Line([(ln.text, "")], ln.width)
         pad = int(st.size * 0.6) + 2
         wd = int(ln.width + 2 * pad + st.size)
         ht = int(st.asc + st.desc + 2 * pad + 2 * wobble)
@@ -864,8 +973,8 @@ class Canvas:
             dy = max(-wobble, min(wobble, dy + rng.uniform(-0.5, 0.5) * wobble))
             pw = self.tw(st, p)
             X, anchor = (wd - xx, "rs") if self.rtl else (xx, "ls")
-            md.text((X, base + dy), p[::-1] if self.reverse else p, font=st.font, fill=255, anchor=anchor,
-                    direction=self.direction, language=self.language)
+            md.text((X, base + dy), p[::-1] if self.reverse and not ltr else p, font=st.font, fill=255, anchor=anchor,
+                    direction="ltr" if ltr and self.direction else self.direction, language=self.language)
             xx += pw
         self.faces.add(st.face.name)
         self.scripts.update(_scripts_in(ln.text))
@@ -900,6 +1009,9 @@ class Page:
         self.notes: list[str] = []
         self.hand_ok = True
         self._num_face: Face | None = None
+        freq = gen.corpus.freq(script.name)
+        # ink extents are measured on the script's commonest letters plus its tallest marks
+        self.sample = "".join(sorted(c for c, _ in freq[:40])) + (LATIN_SAMPLE if script.name == "latin" else "")
 
     # ink levels
     def gray(self, k: float) -> int:
@@ -910,13 +1022,10 @@ class Page:
     def family_style(self, role: str, size: float, bold: bool = False, family: str | None = None) -> Style | None:
         """A face of ``role`` for this page's script whose strings of this language are plenty."""
         fb, s = self.gen.fonts, self.script.name
-        fams = fb.families(s, role)
         if family is not None:
-            fams = [family] if family in fams else []
-        if not fams:
-            return None
-        order = fams[:]
-        self.rng.shuffle(order)
+            order = [family] if family in fb.table.get(s, {}).get(role, {}) else []
+        else:
+            order = fb.ordered(s, role, self.rng)
         for fam in order:
             faces = [f for f in fb.faces_of(s, role, fam) if not f.italic] or fb.faces_of(s, role, fam)
             if bold:
@@ -925,9 +1034,10 @@ class Page:
                 faces = sorted(faces, key=lambda f: (abs(f.weight - 700), f.path, f.index))
             else:
                 faces = sorted(faces, key=lambda f: (abs(f.weight - 400), f.path, f.index))
+                faces = [f for f in faces if 300 <= f.weight <= 500] or faces[:1]
             face = faces[0] if self.rng.random() < 0.75 else self.rng.choice(faces)
             if text_for(self.lang, face, self.script).ok:
-                return Style(face, max(6, int(round(size))))
+                return Style(face, max(6, int(round(size))), self.sample)
         return None
 
     def styles(self, size: float, role: str = "text") -> tuple[Style, Style]:
@@ -939,11 +1049,20 @@ class Page:
         return reg, bold or reg
 
     def hand(self, size: float) -> Style:
+        """A handwriting face; where none covers the script, an italic text face (else upright)."""
         st = self.family_style("hand", size)
         if st is None:
             self.hand_ok = False
-            st = self.styles(size)[0]
+            st = self.italic(size) or self.styles(size)[0]
         return st
+
+    def italic(self, size: float) -> Style | None:
+        fb, s = self.gen.fonts, self.script.name
+        for fam in fb.ordered(s, "text", self.rng):
+            for f in fb.faces_of(s, "text", fam):
+                if f.italic and f.weight <= 500 and text_for(self.lang, f, self.script).ok:
+                    return Style(f, max(6, int(round(size))), self.sample)
+        return None
 
     def mono(self, size: float) -> Style:
         return self.family_style("mono", size) or self.styles(size)[0]
@@ -956,7 +1075,7 @@ class Page:
         return text_for(self.lang, st.face, self.script)
 
     def lead(self, st: Style, k: float = 1.3) -> int:
-        return int(max(st.size * k * self.script.tall, (st.asc + st.desc) * 1.02))
+        return int(max(st.size * k * self.script.tall, (st.asc + st.desc) * 1.12))
 
     # numbers -------------------------------------------------------------
     def num(self, st: Style, s: str) -> tuple[str, Style]:
@@ -971,12 +1090,12 @@ class Page:
             regular = [f for f in self.gen.fonts.ascii_text if not f.italic and abs(f.weight - 400) <= 100]
             self._num_face = self.rng.choice(regular or self.gen.fonts.ascii_text or [st.face])
         if self._num_face.covers(s):
-            return s, Style(self._num_face, st.size)
+            return s, Style(self._num_face, st.size, st.sample)
         return "".join(c for c in s if st.face.has(c)), st
 
     def draw_num(self, x, y, s, st, fill=None, align="start"):
         s, st2 = self.num(st, s)
-        self.cv.text(x, y, s, st2, fill, align)
+        self.cv.text(x, y, s, st2, fill, align, ltr=True)
 
     def fits(self, st: Style, s: str, width: float) -> str:
         """``s`` cut (at pieces) to fit ``width``."""
@@ -1013,7 +1132,6 @@ def furniture(pg: Page, box: tuple[int, int, int, int], st: Style, p_head=0.55, 
     lead = pg.lead(small, 1.2)
     T = pg.T(small)
     rule = r.random() < 0.5
-    top_used = bot_used = False
     slots = {"top": [], "bottom": []}
     if r.random() < p_head:
         slots["top" if r.random() < 0.8 else "bottom"].append(("text", T.phrase(r, 50)))
@@ -1031,12 +1149,10 @@ def furniture(pg: Page, box: tuple[int, int, int, int], st: Style, p_head=0.55, 
         if where == "top":
             base = y0 + small.asc
             y0 = int(y0 + lead + small.size * r.uniform(0.6, 1.6))
-            top_used = True
             rule_y = base + small.desc + small.size * 0.3
         else:
             base = y1 - small.desc
             y1 = int(y1 - lead - small.size * r.uniform(0.6, 1.6))
-            bot_used = True
             rule_y = base - small.asc - small.size * 0.3
         for (kind, s), al in zip(items, aligns):
             x = {"start": x0, "center": (x0 + x1) / 2, "end": x1}[al]
@@ -1157,14 +1273,15 @@ def fmt_number(r: random.Random, kind: str | None = None) -> str:
         return f"{r.uniform(0, 100):.1f} %"
     if kind == "date":
         y, m, d = r.randint(1990, 2026), r.randint(1, 12), r.randint(1, 28)
-        return r.choice([f"{d:02d}.{m:02d}.{y}", f"{y}-{m:02d}-{d:02d}", f"{m}/{d}/{y}", f"{d:02d}/{m:02d}/{y % 100:02d}"])
+        return r.choice([f"{d:02d}.{m:02d}.{y}", f"{y}-{m:02d}-{d:02d}", f"{m}/{d}/{y}",
+                         f"{d:02d}/{m:02d}/{y % 100:02d}"])
     return f"{r.randint(1000, 9999999):,}"
 
 
 # --------------------------------------------------------------------------- layouts
 def lay_book(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(12, 19) * pg.u
+    size = r.uniform(12, 21) * pg.u
     body, bold = pg.styles(size)
     T = pg.T(body)
     x0, y0, x1, y1 = furniture(pg, margins(pg, 0.06, 0.13), body, p_head=0.7, p_foot=0.25, p_num=0.9)
@@ -1214,7 +1331,7 @@ def lay_book(pg: Page):
 
 def lay_article(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(10, 15) * pg.u
+    size = r.uniform(11, 17) * pg.u
     body, bold = pg.styles(size)
     T = pg.T(body)
     x0, y0, x1, y1 = margins(pg, 0.03, 0.08)
@@ -1237,7 +1354,7 @@ def lay_article(pg: Page):
         x0, y0, x1, y1 = furniture(pg, (x0, y0, x1, y1), body, p_head=0.6, p_foot=0.3, p_num=0.8)
     y = y0
     while y < y1 - 6 * size:
-        ncol = r.choice([3, 4, 5]) if landscape else r.choice([2, 2, 3, 3, 4])
+        ncol = r.choice([3, 3, 4, 5]) if landscape else r.choice([2, 2, 3, 3, 4])
         head = bold.at(size * r.uniform(1.8, 3.5))
         y = cv.paragraph(T.phrase(r, 60, 8), x0, x1, y, head, pg.lead(head, 1.1),
                          align=r.choice(["start", "start", "center"]), max_y=y1) + size * 0.4
@@ -1330,10 +1447,10 @@ def lay_letter(pg: Page):
     justify = r.random() < 0.25
     foot_h = 3 * size if r.random() < 0.4 else 0
     sig_h = size * 6
-    for _ in range(r.randint(2, 6)):
+    for _ in range(r.randint(2, 7)):
         if y > y1 - foot_h - sig_h - 3 * lead:
             break
-        y = cv.paragraph(T.paragraph(r, r.randint(1, 4)), x0, x1, y, body, lead, "justify" if justify else "start",
+        y = cv.paragraph(T.paragraph(r, r.randint(2, 5)), x0, x1, y, body, lead, "justify" if justify else "start",
                          max_y=y1 - foot_h - sig_h) + lead * 0.6
     y += lead * 0.5
     sig_x = x0 if r.random() < 0.7 else (x0 + x1) / 2
@@ -1424,11 +1541,12 @@ def lay_form(pg: Page):
                     if r.random() < fill_p and fx0 + fw - bx0 > size * 3:
                         val = (fmt_number(r, r.choice(["date", "int", "money"])) if r.random() < 0.35
                                else pg.phrase_fit(hand, fx0 + fw - bx0 - size, 24))
-                        val, hst = pg.num(hand, val) if val[:1].isdigit() else (val, hand)
+                        isnum = val[:1].isdigit()
+                        val, hst = pg.num(hand, val) if isnum else (val, hand)
                         lns = cv.wrap(hst, val, fx0 + fw - bx0 - size)
                         if lns:
                             cv.text_tilted(bx0 + size * 0.4, by1 - size * 0.35, lns[0], hst, hand_ink,
-                                           r.uniform(-2, 2), hst.size * 0.05, r)
+                                           r.uniform(-2, 2), hst.size * 0.05, r, ltr=isnum)
                 y += row_h
             elif kind == "checks":
                 cv.text(x0, y + small.asc + size * 0.2, pg.phrase_fit(small, (x1 - x0) * 0.3, 30), small)
@@ -1444,8 +1562,9 @@ def lay_form(pg: Page):
                     if r.random() < 0.35:
                         ck = max(1, int(hand.size * 0.12))
                         if r.random() < 0.5:
-                            cv.poly([(xx + bs * 0.15, by + bs * 0.15), (xx + bs * 0.85, by + bs * 0.85)], outline=hand_ink, width=ck)
-                            cv.poly([(xx + bs * 0.85, by + bs * 0.15), (xx + bs * 0.15, by + bs * 0.85)], outline=hand_ink, width=ck)
+                            for a, b in ((0.15, 0.85), (0.85, 0.15)):   # a cross
+                                cv.poly([(xx + bs * a, by + bs * 0.15), (xx + bs * b, by + bs * 0.85)],
+                                        outline=hand_ink, width=ck)
                         else:
                             cv.poly([(xx + bs * 0.1, by + bs * 0.5), (xx + bs * 0.4, by + bs * 0.9),
                                      (xx + bs * 1.1, by - bs * 0.2)], outline=hand_ink, width=ck)
@@ -1530,7 +1649,8 @@ def lay_table(pg: Page):
             st = bold if (total and k == nrow - 1) else body
             for c in range(ncol):
                 if c == 0:
-                    cv.text(colx[0] + pad, y + lead * 0.5 + st.size * 0.35, pg.phrase_fit(st, colx[1] - colx[0] - 2 * pad, 30), st)
+                    cv.text(colx[0] + pad, y + lead * 0.5 + st.size * 0.35,
+                            pg.phrase_fit(st, colx[1] - colx[0] - 2 * pad, 30), st)
                 else:
                     s = fmt_number(r, kinds[c])
                     s = s if cv.tw(st, s) <= colx[c + 1] - colx[c] - 2 * pad else str(r.randint(0, 99))
@@ -1559,14 +1679,18 @@ def lay_receipt(pg: Page):
     size = (x1 - x0) / (chars * max(0.45, cv.tw(mono.at(100), "0") / 100))
     body = mono.at(size)
     bold = pg.family_style(body.face.role, size, bold=True, family=body.face.family) or body
-    T = pg.T(body)
     lead = pg.lead(body, r.uniform(1.15, 1.4))
     y = y0 + body.asc
+    upper = r.random() < 0.5      # till rolls often print capitals only
+
+    def U(st: Style, s: str) -> str:
+        return s.upper() if upper and st.face.covers(s.upper()) else s
+
     big = bold.at(size * r.uniform(1.4, 2.0))
-    cv.text((x0 + x1) / 2, y + big.asc - body.asc, pg.phrase_fit(big, x1 - x0, 20), big, align="center")
+    cv.text((x0 + x1) / 2, y + big.asc - body.asc, U(big, pg.phrase_fit(big, (x1 - x0) * 0.8, 20)), big, align="center")
     y += pg.lead(big)
     for _ in range(r.randint(1, 3)):
-        cv.text((x0 + x1) / 2, y, pg.phrase_fit(body, x1 - x0, 30), body, align="center")
+        cv.text((x0 + x1) / 2, y, U(body, pg.phrase_fit(body, (x1 - x0) * 0.8, 30)), body, align="center")
         y += lead
     pg.draw_num(x0, y, fmt_number(r, "date"), body)
     pg.draw_num(x1, y, f"{r.randint(6, 22):02d}:{r.randint(0, 59):02d}", body, align="end")
@@ -1589,8 +1713,8 @@ def lay_receipt(pg: Page):
     sep()
     bottom_h = lead * 8
     while y < y1 - bottom_h - lead * 4:
-        name = pg.phrase_fit(body, (x1 - x0) * 0.65, 24)
-        cv.text(x0, y, name, body)
+        name = U(body, pg.phrase_fit(body, (x1 - x0) * 0.55, 24))
+        cv.text(x0, y, pg.fits(body, name, (x1 - x0) * 0.65), body)
         pg.draw_num(x1, y, f"{r.uniform(0.2, 99):.2f}", body, align="end")
         y += lead
         if r.random() < 0.2:
@@ -1601,11 +1725,11 @@ def lay_receipt(pg: Page):
     sep()
     for k in range(r.randint(1, 3)):
         st = bold.at(size * (1.4 if k == 0 else 1.0)) if k == 0 else body
-        cv.text(x0, y, pg.phrase_fit(st, (x1 - x0) * 0.55, 16), st)
+        cv.text(x0, y, pg.fits(st, U(st, pg.phrase_fit(st, (x1 - x0) * 0.45, 16)), (x1 - x0) * 0.55), st)
         pg.draw_num(x1, y, f"{r.uniform(5, 999):.2f}", st, align="end")
         y += pg.lead(st, 1.3)
     sep()
-    cv.text((x0 + x1) / 2, y, pg.phrase_fit(body, x1 - x0, 30), body, align="center")
+    cv.text((x0 + x1) / 2, y, U(body, pg.phrase_fit(body, (x1 - x0) * 0.9, 30)), body, align="center")
     y += lead
     if r.random() < 0.6 and y < y1 - size * 4:
         bh = min(size * 4, y1 - y)
@@ -1662,10 +1786,10 @@ def lay_slide(pg: Page):
         bx1 = fx0 - size
     marker = r.choice(["disc", "disc", "square", "dash", "circle"])
     lead = pg.lead(body, r.uniform(1.2, 1.4))
-    for _ in range(r.randint(3, 7)):
+    for k in range(r.randint(3, 7)):
         if y + lead > y1:
             break
-        sub = r.random() < 0.25
+        sub = k > 0 and r.random() < 0.25
         st = body.at(size * 0.8) if sub else body
         ind = size * (2.6 if sub else 1.2)
         bullet(pg, x0 + ind - size * 0.7, y + st.asc, st, marker if not sub else "dash")
@@ -1713,7 +1837,7 @@ def lay_note(pg: Page):
     dl = cv.wrap(dst, ds, x1 - x0)
     if dl:
         dx = x0 if date_al == "start" else x1 - dl[0].width
-        cv.text_tilted(dx, base, dl[0], dst, ink, r.uniform(-1.5, 1.5), size * 0.05, r)
+        cv.text_tilted(dx, base, dl[0], dst, ink, r.uniform(-1.5, 1.5), size * 0.05, r, ltr=True)
     base += lead
     if r.random() < 0.5:  # underlined title
         t = cv.wrap(hand, T.phrase(r, 30), (x1 - x0) * 0.8)
@@ -1736,7 +1860,8 @@ def lay_note(pg: Page):
             if base + hand.desc > stop:
                 break
             jitter = r.uniform(-0.3, 0.3) * size
-            cv.text_tilted(x0 + ind + jitter, base, ln, hand, ink, r.uniform(-1.5, 1.5), size * r.uniform(0.03, 0.08), r)
+            cv.text_tilted(x0 + ind + jitter, base, ln, hand, ink, r.uniform(-1.5, 1.5), size * r.uniform(0.03, 0.08),
+                           r)
             if r.random() < 0.04 and len(ln.pieces) > 1:   # a crossed-out word
                 k = r.randrange(len(ln.pieces))
                 before = cv.tw(hand, Line(ln.pieces[:k], 0).text + (" " if k else ""))
@@ -1859,7 +1984,8 @@ def lay_manual(pg: Page):
                 break
             cv.rect(x0, y, x1, y + h, outline=pg.gray(0.7), width=max(1, pg.u))
             cv.rect(x0, y, x0 + size * 0.4, y + h, fill=pg.gray(0.6))
-            cv.text(x0 + size, y + size * 0.5 + small.asc, pg.phrase_fit(bold, x1 - x0 - 2 * size, 20), bold.at(small.size))
+            cv.text(x0 + size, y + size * 0.5 + small.asc, pg.phrase_fit(bold, x1 - x0 - 2 * size, 20),
+                    bold.at(small.size))
             yy = y + size * 0.5 + pg.lead(small) + small.asc
             for ln in lines:
                 cv.draw_line(ln, x0 + size, x1 - size, yy, small)
@@ -1881,6 +2007,11 @@ def page_size(r: random.Random, layout: str, long_px: int) -> tuple[int, int]:
     ratio = r.choice([2 ** 0.5, 11 / 8.5, 14 / 8.5, 1.5, 1.33])
     short = int(long_px / ratio)
     return (long_px, short) if r.random() < LANDSCAPE[layout] else (short, long_px)
+
+
+# relative weight of a language within its script (default 3; 1 for label-only catalogues)
+LANG_WEIGHTS = {"en": 60.0, "de": 12.0, "fr": 12.0, "es": 12.0, "it": 6.0, "pt_BR": 6.0, "nl": 6.0, "pl": 6.0,
+                "ru": 6.0, "uk": 4.0, "zh_CN": 6.0, "zh_TW": 4.0, "ar": 6.0, "fa": 4.0}
 
 
 class Generator:
@@ -1953,7 +2084,7 @@ class Generator:
 
     def _lang(self, r: random.Random, script: str) -> Language:
         codes = self.langs[script]
-        weights = [8.0 if c == "en" else 1.0 for c in codes]
+        weights = [LANG_WEIGHTS.get(c, 1.0 if self.corpus.languages[c].joined else 3.0) for c in codes]
         return self.corpus.languages[r.choices(codes, weights)[0]]
 
     def page(self, index: int) -> tuple[Image.Image, dict]:
@@ -1965,7 +2096,10 @@ class Generator:
         theme = "dark" if layout == "slide" and r.random() < 0.3 else "light"
         pg = Page(self, r, layout, SCRIPTS[script], lang, w, h, theme)
         LAYOUT_FUNCS[layout](pg)
-        rec = {"layout": layout, "script": script, "scripts": sorted(pg.cv.scripts | {script}), "language": lang.code,
+        drawn = {"japanese" if c == "kana" else c for c in pg.cv.scripts} | {script}
+        if script == "japanese":
+            drawn.discard("han")
+        rec = {"layout": layout, "script": script, "scripts": sorted(drawn), "language": lang.code,
                "fonts": sorted(pg.cv.faces), "width": w, "height": h, "theme": theme,
                "direction": "rtl" if SCRIPTS[script].rtl else "ltr"}
         if not pg.hand_ok:
@@ -2030,7 +2164,7 @@ def synth(out: str | os.PathLike, pages: int, seed: int = 0, size_px: int = DEFA
     gen = Generator(seed, size_px, scripts, layouts, fonts_dirs, system_fonts, locale_dirs,
                     cache_root() if cache else None, log)
     for n in gen.notes:
-        if n.startswith("script"):
+        if "skipped" in n:
             log(f"synth: {n}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
