@@ -35,6 +35,7 @@ __all__ = [
     "block_mean",
     "ink_windows",
     "views",
+    "views_of_square",
     "background_level",
     "fit_page",
     "letterbox",
@@ -210,6 +211,24 @@ def ink_windows(small: np.ndarray, paper: int, size: int, k: int, f: int) -> lis
     return [(cy * f, cx * f) for cy, cx in chosen]
 
 
+def views_of_square(sq: np.ndarray, size: int, crops: int) -> np.ndarray:
+    """The views of a square input (a page letterboxed at ``side``, already turned):
+    ``(1 + crops, size, size)`` uint8; see :func:`views`.  Ink is measured against the square's
+    own median level, so a square from a shard, a file or a PDF gets the same windows."""
+    side = sq.shape[0]
+    if side % size:
+        raise ValueError(f"views: side {side} must be a multiple of the view size {size}")
+    f = side // size
+    small = block_mean(sq, f) if f > 1 else sq
+    out = [small]
+    wins = ink_windows(small, paper_level(small), size, crops, f) if crops else []
+    for y, x in wins:
+        out.append(sq[y:y + size, x:x + size])
+    while len(out) < 1 + crops:
+        out.append(out[-1])
+    return np.stack(out)
+
+
 def views(fitted: np.ndarray, paper: int, size: int, side: int, crops: int, angle: int = 0) -> np.ndarray:
     """THE model input of a multi-view model: ``(1 + crops, size, size)`` uint8.
 
@@ -218,19 +237,9 @@ def views(fitted: np.ndarray, paper: int, size: int, side: int, crops: int, angl
     multiple of ``size``), the whole page; views 1.. are the ``size x size`` windows of the
     full-resolution square that hold the most ink (:func:`ink_windows`), where glyph shapes show.
     A page with less ink than ``crops`` windows repeats its last window (or the whole view).
+    With ``side == size`` and no crops this is :func:`square`.
     """
-    if side % size:
-        raise ValueError(f"views: side {side} must be a multiple of the view size {size}")
-    sq = square(fitted, side, paper, angle)
-    f = side // size
-    small = block_mean(sq, f)
-    out = [small]
-    wins = ink_windows(small, paper, size, crops, f) if crops else []
-    for y, x in wins:
-        out.append(sq[y:y + size, x:x + size])
-    while len(out) < 1 + crops:
-        out.append(out[-1])
-    return np.stack(out)
+    return views_of_square(square(fitted, side, paper, angle), size, crops)
 
 
 def prepare(gray: Image.Image, side: int) -> tuple[np.ndarray, int]:

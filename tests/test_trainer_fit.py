@@ -391,3 +391,39 @@ def test_turns_train_all_four_classes_from_upright_samples(trainer_cli, datagen_
     r = trainer_cli("fit", tmp_path / "up", "--out", tmp_path / "r2", "--epochs", "1", "--turns", *TINY_FIT)
     assert r.exit_code == 0
     assert_same_state(state(out / "last.pt"), state(tmp_path / "r2" / "last.pt"))  # reproducible
+
+
+def test_a_multi_view_model_trains_evaluates_predicts_and_exports(trainer_cli, datagen_cli, make_pdf, tmp_path,
+                                                                  close_cached_pdfium_documents):
+    """--crops: the whole page plus ink windows of the full-resolution page.  Training, eval on
+    the shards and on the PDFs, predict and the Python API all see the same views."""
+    from trainer.engine import random_views
+
+    x = torch.ones(4, 1, 64, 64)
+    x[:, :, 20:40:4, 8:56] = 0  # text lines
+    v = random_views(x, 32, 0.5, seed=0, step=0)
+    assert v.shape == (4, 1, 32, 32) and torch.equal(v, random_views(x, 32, 0.5, seed=0, step=0))
+
+    folder = tmp_path / "pdfs"
+    for i in range(4):
+        make_pdf(f"d{i}", pages=2, seed=40 + i, folder=folder)
+    var = tmp_path / "v64"
+    r = datagen_cli("build", folder, "--out", var, "--rotation", "exact", "--angles", "0", "--size", "64",
+                    "--split", "0.5,0.25,0.25", "--device", "cpu", "--workers", "1", "-q")
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "mv"
+    r = trainer_cli("fit", var, "--out", out, "--epochs", "1", "--turns", "--size", "32", "--crops", "2",
+                    "--arch", "mobilenet_v3_small", *TINY_FIT)
+    assert r.exit_code == 0, cli_explain(r)
+    ck = torch.load(out / "model.pt", weights_only=True)
+    assert (ck["input_size"], ck["page_side"], ck["crops"]) == (32, 64, 2)
+    r = trainer_cli("eval", out / "model.pt", folder, "--device", "cpu", "--json")
+    assert r.exit_code == 0, cli_explain(r)
+    assert json.loads(r.stdout)["n"] == 4 * 8
+    r = trainer_cli("predict", out / "model.pt", folder / "d0.pdf", "--device", "cpu", "--json")
+    assert r.exit_code == 0, cli_explain(r)
+    pages = [json.loads(x) for x in r.stdout.splitlines()]
+    from trainer.api import Orienter
+
+    api = Orienter(out / "model.pt", device="cpu").predict((folder / "d0.pdf", 1))
+    assert api.angle == pages[0]["angle"] and abs(api.confidence - pages[0]["confidence"]) < 1e-4

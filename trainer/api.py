@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from datagen.pages import read_image
-from datagen.preprocess import prepare, square, to_gray
+from datagen.preprocess import prepare, to_gray
 from datagen.render import DEFAULT_MAX_PIXELS, render_page
 
 ANGLES = (0, 90, 180, 270)
@@ -57,7 +57,8 @@ class Orienter:
                  max_pixels: int = DEFAULT_MAX_PIXELS):
         from .cli import _load
 
-        self.engine, meta, self.size, ddpi, self.path = _load(model, device, engine, tta)
+        self.engine, meta, self.spec, ddpi, self.path = _load(model, device, engine, tta)
+        self.size = self.spec[1]  # the side pages are prepared at
         self.min_confidence = float(meta.get("review_threshold", 0.0)) if min_confidence is None else min_confidence
         self.dpi = dpi or ddpi
         self.max_pixels = max_pixels
@@ -107,10 +108,12 @@ class Orienter:
 
     def predict_many(self, pages) -> list[Orientation]:
         """Answers for several pages, in one forward pass per call."""
+        from .infer import model_inputs
+
         xs = []
         for p in pages:
             fitted, paper = prepare(self._gray(p), self.size)
-            xs.append(square(fitted, self.size, paper))
+            xs.append(model_inputs(fitted, paper, self.spec))
         if not xs:
             return []
         probs, agree = self.engine.predict(np.stack(xs))

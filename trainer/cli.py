@@ -61,9 +61,14 @@ def _device(ctx, param, value):
 @click.option("--turns", is_flag=True,
               help="Turn each sample clockwise by a random multiple of 90 degrees (lossless, the label moves with "
                    "it): an exact variant built with --angles 0 trains all four classes.")
+@click.option("--crops", default=0, show_default=True, type=click.IntRange(0, 64),
+              help="A multi-view model: it sees the whole page at --size plus this many --size windows of the "
+                   "variant's full resolution where the ink is (the variant's size must be a multiple of --size).")
+@click.option("--p-whole", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Multi-view training: the share of samples shown whole (the rest are ink windows).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, workers, max_steps, augment, resume,
-        arch, weights, compile_, cache, turns, quiet):
+        arch, weights, compile_, cache, turns, crops, p_whole, quiet):
     """Train one model per dataset variant found at PATH (a variant, or a folder of variants).
 
     \b
@@ -76,7 +81,8 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         variants = find_variants(path)
         cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
-                        resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache, turns=turns)
+                        resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache, turns=turns,
+                        crops=crops, p_whole=p_whole)
         cfg.validate()
         from datagen.devices import resolve_device
 
@@ -103,7 +109,7 @@ def _split_model(args: tuple) -> tuple[Path | None, list[Path]]:
 
 def _load(model_path, device, engine: str = "torch", tta: bool = False):
     """(engine object, checkpoint-or-meta dict, size, dpi) for a model path (None = the default)."""
-    from .infer import OnnxEngine, TorchEngine, default_model, onnx_available
+    from .infer import OnnxEngine, TorchEngine, default_model, input_spec, onnx_available
 
     path = Path(model_path) if model_path else default_model(engine)
     if path.suffix.lower() == ".onnx" or (engine == "onnx"):
@@ -113,14 +119,14 @@ def _load(model_path, device, engine: str = "torch", tta: bool = False):
             raise ValueError("the onnx engine needs onnxruntime: pip install 'docorient-toolkit[onnx]'")
         eng = OnnxEngine(path, tta=tta)
         meta = eng.meta
-        return eng, meta, int(meta["input_size"]), float(meta.get("dpi", 100.0)), path
+        return eng, meta, input_spec(meta), float(meta.get("dpi", 100.0)), path
     from datagen.devices import resolve_device
     from .models import load_model
 
     dev = resolve_device(device)
     model, ckpt = load_model(path, dev)
     eng = TorchEngine(model, dev, tta=tta, temperature=float(ckpt.get("temperature", 1.0)))
-    return eng, ckpt, int(ckpt["input_size"]), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path
+    return eng, ckpt, input_spec(ckpt), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path
 
 
 def _run(fn):
@@ -167,8 +173,8 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
         if not data:
             raise click.UsageError("no DATA given: a variant folder, a file,angle CSV, a manifest, or PDFs and images")
         eng, ckpt, size, ddpi, path = _load(model_path, device, engine, tta)
-        ds = open_data(data, size, split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
-        res = evaluate(None, ds, batch_size=batch_size, engine=eng)
+        ds = open_data(data, size[1], split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
+        res = evaluate(None, ds, batch_size=batch_size, engine=eng, spec=size)
         res.review_threshold = float(ckpt.get("review_threshold", 0.0)) if "review_threshold" in ckpt else None
         if plots and res.n:
             from .plots import plot_reliability, plot_risk_coverage

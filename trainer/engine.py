@@ -49,6 +49,8 @@ class FitConfig:
     compile: bool = False
     cache: str = "auto"
     turns: bool = False
+    crops: int = 0  # > 0: a multi-view model (the whole page + this many ink windows at inference)
+    p_whole: float = 0.3  # multi-view training: the share of samples shown as the whole-page view
 
     def validate(self):
         for k in ("epochs", "batch_size"):
@@ -70,11 +72,13 @@ class FitConfig:
         make_augment(self.augment)
         if self.cache not in CACHES:
             raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {self.cache!r}")
+        if not 0 <= self.crops <= 64 or not 0 <= self.p_whole <= 1:
+            raise ValueError(f"crops must be 0..64 and p-whole 0..1, got {self.crops} and {self.p_whole}")
 
 
 # the options a resumed run must share with the run it continues (the rest only change speed)
 RESUME_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "seed", "max_steps",
-               "augment", "arch", "weights", "turns")
+               "augment", "arch", "weights", "turns", "crops", "p_whole")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -117,6 +121,39 @@ def random_turns(x: torch.Tensor, y: torch.Tensor, seed: int, step: int) -> tupl
     return out, (y + k.to(y.device)) % 4
 
 
+def random_views(x: torch.Tensor, size: int, p_whole: float, seed: int, step: int) -> torch.Tensor:
+    """Training views of ``(B, 1, side, side)`` squares (``side`` a multiple of ``size``): with
+    probability ``p_whole`` the whole page, averaged down to ``size`` as the model-input function
+    does; else a window around a random inky point, at a random scale within [0.8, 1.25] of the
+    full resolution (text of other sizes), resized to ``size``.  Label-blind: the point is drawn
+    from the ink of the image itself, uniformly, whatever the class.  Draws depend on
+    (seed, step) only.  ``(B, 1, size, size)``."""
+    b, _, side, _ = x.shape
+    f = side // size
+    g = torch.Generator().manual_seed(seed * 7919 + step + 1)
+    small = torch.floor(F.avg_pool2d(x, f) * 255 + 0.5) / 255 if f > 1 else x  # (B, 1, size, size), 8-bit levels
+    out = small.clone()
+    whole = torch.rand(b, generator=g) < p_whole
+    paper = small.flatten(1).median(1).values.view(b, 1, 1, 1)
+    ink = ((small - paper).abs() > 12 / 255).flatten(1).float().cpu() + 1e-6  # (B, size * size)
+    cells = torch.multinomial(ink, 1, generator=g)[:, 0]
+    scale = 0.8 + 0.45 * torch.rand(b, generator=g)
+    jitter = torch.rand(b, 2, generator=g) - 0.5
+    for i in range(b):
+        if bool(whole[i]):
+            continue
+        w = max(8, min(side, int(round(size * float(scale[i])))))
+        cy = (int(cells[i]) // size + 0.5 + float(jitter[i, 0])) * f
+        cx = (int(cells[i]) % size + 0.5 + float(jitter[i, 1])) * f
+        top = int(min(max(0, round(cy - w / 2)), side - w))
+        left = int(min(max(0, round(cx - w / 2)), side - w))
+        crop = x[i:i + 1, :, top:top + w, left:left + w]
+        if w != size:
+            crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[i] = crop[0]
+    return out
+
+
 def _diverged(state: dict, loss) -> None:
     raise RuntimeError(f"training diverged: the loss became non-finite by step {state['step']} (try a smaller --lr); "
                        "nothing of this epoch was saved, the checkpoints of the last finished epoch are kept")
@@ -138,7 +175,9 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
         y = labels.to(device, non_blocking=True)
         if cfg.turns:
             x, y = random_turns(x, y, cfg.seed, state["step"])
-        if x.shape[-1] != size:
+        if cfg.crops:
+            x = random_views(x, size, cfg.p_whole, cfg.seed, state["step"])
+        elif x.shape[-1] != size:
             x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if augment is not None:
             x = augment(x)
@@ -195,6 +234,11 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if main_proc:
         out.mkdir(parents=True, exist_ok=True)
     size = cfg.size or variant.size
+    side = variant.size
+    spec = (size, side, cfg.crops)
+    if cfg.crops and side % size:
+        raise ValueError(f"{variant.path}: a multi-view model needs the variant's size ({side}) to be a multiple of "
+                         f"--size ({size}); rebuild it with datagen build --size {size * max(1, side // size)}")
     from datagen.contract import verify_shards
 
     train_shards = verify_shards(variant, "train")  # sha256 against dataset.json: no foreign or cut shard
@@ -257,10 +301,11 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":
         raise ValueError(f"{variant.path}: --turns turns samples losslessly, which only an exact variant allows "
                          f"(this one is {variant.strategy}: its artifacts would turn with the page)")
-    val = _val_data(variant, size, turns=cfg.turns) if main_proc else None
+    val = _val_data(variant, side if cfg.crops else size, turns=cfg.turns) if main_proc else None
 
     def checkpoint(metrics: dict) -> dict:
         return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
+                **({"page_side": side, "crops": cfg.crops} if cfg.crops else {}),
                 "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
                 "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
                 "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
@@ -290,7 +335,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             continue
         row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
         if val is not None:
-            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size))
+            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=spec)
             row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
         else:
             row.update(val_acc=None, val_n=0, val_confusion=None)
@@ -320,18 +365,18 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             best = load_checkpoint(best_path)
             if "temperature" not in best:
                 model.load_state_dict(best["model"])
-                best.update(calibrate_model(model, val, device, log))
+                best.update(calibrate_model(model, val, device, log, spec=spec))
                 save_checkpoint(best_path, best)
         summary = finish_run(out, variant, state)
     return summary
 
 
-def calibrate_model(model, data, device, log=None) -> dict:
+def calibrate_model(model, data, device, log=None, spec=None) -> dict:
     """Temperature and review threshold of ``model`` on labelled ``data``: the fields a
     checkpoint carries (``temperature``, ``review_threshold``, ``calibration``)."""
     from .calibrate import TARGET_RISK, calibration, fit_temperature, review_threshold
 
-    res = evaluate(model, data, device, batch_size=128)
+    res = evaluate(model, data, device, batch_size=128, spec=spec)
     if res.n == 0:
         raise ValueError(f"{data.describe()}: no sample could be evaluated; nothing to calibrate on")
     p = np.stack(res.probs)

@@ -96,16 +96,26 @@ class EvalResult:
 
 def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = None, batch_size: int = 64,
              tta: bool = False, keep_predictions: bool = False, progress=None, temperature: float = 1.0,
-             engine=None) -> EvalResult:
+             engine=None, spec: tuple[int, int, int] | None = None) -> EvalResult:
     """Run ``model`` (or an inference ``engine`` of :mod:`trainer.infer`, which then owns the
     temperature and TTA) over a :class:`trainer.data.EvalSource`; confusion, per-group accuracy,
-    errors."""
+    errors.  ``spec`` ``(size, side, crops)``: the data's squares are at ``side``, and a
+    multi-view model sees their views (:func:`datagen.preprocess.views_of_square`)."""
+    from .infer import TorchEngine
+
     res = EvalResult()
     if model is not None:
         model.eval()
+        if spec is not None and (spec[2] or spec[1] != spec[0]):
+            engine = TorchEngine(model, device, tta=tta, temperature=temperature)
+    multi = spec is not None and (spec[2] or spec[1] != spec[0])
     for b in data.batches(batch_size):
         if engine is not None:
             x8 = b.images[:, 0].mul(255).add_(0.5).floor_().clamp_(0, 255).to(torch.uint8).numpy()  # (B, S, S)
+            if multi:
+                from datagen.preprocess import views_of_square
+
+                x8 = np.stack([views_of_square(sq, spec[0], spec[2]) for sq in x8])  # (B, V, s, s)
             probs = torch.from_numpy(engine.predict(x8)[0])
         else:
             probs = predict_probs(model, b.images, device, tta, temperature)

@@ -62,6 +62,7 @@ def export_onnx(ckpt_path: str | os.PathLike, out: str | os.PathLike, half_weigh
     model, ck = load_model(ckpt_path, "cpu")
     size = int(ck["input_size"])
     meta = {"format": META_FORMAT, "arch": ck["arch"], "input_size": size, "classes": list(ck["classes"]),
+            **({"page_side": int(ck["page_side"]), "crops": int(ck.get("crops", 0))} if ck.get("page_side") else {}),
             "input": "image: (B, 1, S, S) float32 in [0, 1], paper = 1; S = input_size",
             "normalize": ck.get("normalize", {"mean": 0.5, "std": 0.5}),
             "temperature": float(ck.get("temperature", 1.0)),

@@ -28,18 +28,17 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 def tta_combine(logits_by_k: list[np.ndarray], temperature: float) -> tuple[np.ndarray, np.ndarray]:
     """Combine the logits of the views turned counter-clockwise by ``90 k`` (k = 0..3):
-    ``(probs, agree)``.  View ``k`` sees class ``c - k``, so its log-probs roll by ``k``."""
+    ``(probs, agree)``.  View ``k`` sees class ``c - k``, so its log-probs roll by ``k``.
+    Each entry is ``(B, 4)`` or ``(B, V, 4)`` (the views of a multi-view model)."""
     total = 0
     votes = []
     for k, z in enumerate(logits_by_k):
-        lp = np.roll(_log_softmax(z / temperature), shift=k, axis=1)  # back to the original frame
+        lp = _log_softmax_last(z / temperature)
+        if lp.ndim == 3:
+            lp = lp.mean(1)  # the model's own views first
+        lp = np.roll(lp, shift=k, axis=1)  # back to the original frame
         total = total + lp
         votes.append(lp.argmax(1))
     votes = np.stack(votes, 1)  # (B, 4)
@@ -47,7 +46,41 @@ def tta_combine(logits_by_k: list[np.ndarray], temperature: float) -> tuple[np.n
     return _softmax(total / len(logits_by_k)), agree
 
 
-class TorchEngine:
+def _log_softmax_last(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def combine_views(z: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities of ``(B, V, 4)`` view logits: the mean of the views' log-probabilities."""
+    return _softmax(_log_softmax_last(z / temperature).mean(1))
+
+
+class _Engine:
+    """What both engines share: ``predict`` on ``(B, S, S)`` inputs (one view per page) or
+    ``(B, V, S, S)`` (the views of a multi-view model), with or without TTA."""
+
+    tta = False
+    temperature = 1.0
+
+    def logits(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _views_logits(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim == 3:
+            return self.logits(x)
+        b, v = x.shape[:2]
+        return self.logits(x.reshape(b * v, *x.shape[2:])).reshape(b, v, -1)
+
+    def predict(self, x: np.ndarray):
+        if not self.tta:
+            z = self._views_logits(x)
+            return (combine_views(z, self.temperature) if z.ndim == 3 else _softmax(z / self.temperature)), None
+        views = [self._views_logits(np.rot90(x, k=k, axes=(-2, -1))) for k in range(4)]
+        return tta_combine(views, self.temperature)
+
+
+class TorchEngine(_Engine):
     """A torch model on a device (bf16 autocast on CUDA)."""
 
     name = "torch"
@@ -66,14 +99,8 @@ class TorchEngine:
         with torch.no_grad(), autocast(self.device):
             return self.model(t).float().cpu().numpy()
 
-    def predict(self, x: np.ndarray):
-        if not self.tta:
-            return _softmax(self.logits(x) / self.temperature), None
-        views = [self.logits(np.rot90(x, k=k, axes=(1, 2))) for k in range(4)]
-        return tta_combine(views, self.temperature)
 
-
-class OnnxEngine:
+class OnnxEngine(_Engine):
     """An exported model (``trainer export --onnx``) on onnxruntime's CPU provider."""
 
     name = "onnx"
@@ -100,11 +127,27 @@ class OnnxEngine:
         t = np.ascontiguousarray(x, dtype=np.float32)[:, None] / np.float32(255.0)  # (B, 1, S, S)
         return self.session.run(None, {self.input: t})[0].astype(np.float64)
 
-    def predict(self, x: np.ndarray):
-        if not self.tta:
-            return _softmax(self.logits(x) / self.temperature), None
-        views = [self.logits(np.rot90(x, k=k, axes=(1, 2))) for k in range(4)]
-        return tta_combine(views, self.temperature)
+
+def input_spec(meta: dict) -> tuple[int, int, int]:
+    """``(view size, page side, crops)`` of a checkpoint or ONNX metadata: a one-view model has
+    ``side == size`` and no crops."""
+    size = int(meta["input_size"])
+    side = int(meta.get("page_side") or size)
+    crops = int(meta.get("crops") or 0)
+    if side % size or crops < 0:
+        raise ValueError(f"a model's page side {side} must be a multiple of its input size {size}, crops >= 0")
+    return size, side, crops
+
+
+def model_inputs(fitted: np.ndarray, paper: int, spec: tuple[int, int, int], angle: int = 0) -> np.ndarray:
+    """The model input of a prepared page under ``spec``: ``(S, S)`` for a one-view model, else
+    ``(V, S, S)`` (THE model-input function, :func:`datagen.preprocess.views`)."""
+    from datagen.preprocess import square, views
+
+    size, side, crops = spec
+    if side == size and not crops:
+        return square(fitted, size, paper, angle)
+    return views(fitted, paper, size, side, crops, angle)
 
 
 def read_onnx_meta(session, path="model.onnx") -> dict:

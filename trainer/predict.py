@@ -29,7 +29,6 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from datagen.pages import Page, PageReader, Selection, Skip, expand
-from datagen.preprocess import square
 from datagen.render import default_workers
 
 ANGLES = (0, 90, 180, 270)
@@ -99,14 +98,19 @@ def _finite(probs: np.ndarray, where: str) -> None:
                            "checkpoint); retrain it")
 
 
-def predict_pages(engine, sel: Selection, size: int, dpi: float, workers: int | None = None, batch_size: int = 32,
+def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,
                   decision: Decision | None = None, max_pixels: int | None = None,
                   on_page: Callable[[PagePrediction], None] | None = None) -> list[PagePrediction]:
     """Predictions for every page of ``sel``, in the user's order (files as given, pages in order).
 
-    ``engine.predict(x)`` takes ``(B, S, S)`` uint8 model inputs and returns ``(probs (B, 4),
-    agree (B,) bool | None)``: probabilities and, with TTA, whether the four views agreed.
+    ``size`` is the model's input size, or its ``(size, page side, crops)`` spec
+    (:func:`trainer.infer.input_spec`).  ``engine.predict(x)`` takes ``(B, S, S)`` (or
+    ``(B, V, S, S)``) uint8 model inputs and returns ``(probs (B, 4), agree (B,) bool | None)``:
+    probabilities and, with TTA, whether the four turned views agreed.
     """
+    from .infer import model_inputs
+
+    spec = (size, size, 0) if isinstance(size, int) else tuple(size)
     from datagen.render import DEFAULT_MAX_PIXELS
 
     decision = decision or Decision()
@@ -137,7 +141,7 @@ def predict_pages(engine, sel: Selection, size: int, dpi: float, workers: int | 
                                 "; ".join(reasons) or None))
         buf.clear()
 
-    with PageReader(size, dpi=dpi, workers=workers or default_workers(), skip_blank=False,
+    with PageReader(spec[1], dpi=dpi, workers=workers or default_workers(), skip_blank=False,
                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS) as reader:
         for it in reader.pages(sel.sources):
             if isinstance(it, Skip):
@@ -145,7 +149,7 @@ def predict_pages(engine, sel: Selection, size: int, dpi: float, workers: int | 
                 page = None if it.index is None else (it.index + 1 if it.source.pdf or it.index else None)
                 emit(PagePrediction(it.source.path, page, None, None, error=f"{it.where}: {it.reason}"))
                 continue
-            buf.append((it, square(it.fitted, size, it.paper)))
+            buf.append((it, model_inputs(it.fitted, it.paper, spec)))
             if len(buf) >= batch_size:
                 flush()
         flush()
