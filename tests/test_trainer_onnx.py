@@ -92,3 +92,20 @@ def test_an_onnx_file_without_our_metadata_is_refused(trainer_cli, tmp_path, tex
     text_page(60, 80, seed=1).save(img)
     r = trainer_cli("predict", bare, img)
     assert r.exit_code == 1 and "docorient's metadata" in r.output and "Traceback" not in r.output
+
+
+def test_a_slim_float16_checkpoint_answers_like_the_original(trainer_cli, tiny_models, tmp_path, text_page):
+    slim = tmp_path / "slim.pt"
+    r = trainer_cli("export", tiny_models["exact"], "--pt", slim)
+    assert r.exit_code == 0, cli_explain(r)
+    ck = torch.load(slim, weights_only=True)
+    assert "optimizer" not in ck and all(v.dtype == torch.float16 for v in ck["model"].values() if v.is_floating_point())
+    assert slim.stat().st_size < 0.4 * tiny_models["exact"].stat().st_size
+    assert ck["code_version"]["docorient"] and ck["corpus"]["dataset_digest"] and ck["recipe"]["config"]
+    img = tmp_path / "p.png"
+    text_page(90, 120, seed=7).save(img)
+    a = json.loads(trainer_cli("predict", tiny_models["exact"], img, *DEV, "--json").stdout)
+    b = json.loads(trainer_cli("predict", slim, img, *DEV, "--json").stdout)
+    assert a["angle"] == b["angle"] and abs(a["confidence"] - b["confidence"]) < 5e-3
+    r = trainer_cli("export", tiny_models["exact"])
+    assert r.exit_code == 2 and "nothing to write" in r.output

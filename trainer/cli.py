@@ -321,10 +321,12 @@ def calibrate(model_path, data, out, split, workers, device):
 
 @main.command(name="export")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--onnx", "onnx_out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The .onnx file to write.")
-@click.option("--fp32", is_flag=True, help="Store float32 weights (default: float16 storage, float32 compute).")
-def export_cmd(model_path, onnx_out, fp32):
+@click.option("--onnx", "onnx_out", type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
+@click.option("--pt", "pt_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="A slim checkpoint to write: float16 weights, no optimizer state (what the package ships).")
+@click.option("--fp32", is_flag=True, help="Store float32 weights in the ONNX file (default: float16 storage, "
+                                           "float32 compute).")
+def export_cmd(model_path, onnx_out, pt_out, fp32):
     """Export MODEL to ONNX, with its preprocessing contract (input size, normalisation, classes,
     temperature, review threshold) in the model's metadata.
 
@@ -332,18 +334,27 @@ def export_cmd(model_path, onnx_out, fp32):
     Example:  trainer export runs/exact/model.pt --onnx exact.onnx
               trainer predict exact.onnx inbox/ --json        # runs on onnxruntime, without torch
     """
-    from .export import export_onnx
+    from .export import export_half, export_onnx
 
     def body():
-        try:
-            import onnx  # noqa: F401
-        except ImportError:
-            raise ValueError("trainer export needs onnx: pip install 'docorient-toolkit[onnx]'") from None
-        return export_onnx(model_path, onnx_out, half_weights=not fp32)
+        if not onnx_out and not pt_out:
+            raise click.UsageError("nothing to write: give --onnx OUT.onnx and/or --pt OUT.pt")
+        for p in (onnx_out, pt_out):
+            if p is not None and p.resolve() == model_path.resolve():
+                raise ValueError(f"{p}: is MODEL itself; write the export to another file")
+        if pt_out:
+            export_half(model_path, pt_out)
+            click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, float16 weights)")
+        if onnx_out:
+            try:
+                import onnx  # noqa: F401
+            except ImportError:
+                raise ValueError("trainer export --onnx needs onnx: pip install 'docorient-toolkit[onnx]'") from None
+            meta = export_onnx(model_path, onnx_out, half_weights=not fp32)
+            click.echo(f"wrote {onnx_out} ({onnx_out.stat().st_size / 2**20:.1f} MiB; {meta['arch']}, "
+                       f"{meta['input_size']} px, temperature {meta['temperature']:.3f})")
 
-    meta = _run(body)
-    click.echo(f"wrote {onnx_out} ({onnx_out.stat().st_size / 2**20:.1f} MiB; {meta['arch']}, {meta['input_size']} px, "
-               f"temperature {meta['temperature']:.3f})")
+    _run(body)
 
 
 if __name__ == "__main__":  # pragma: no cover

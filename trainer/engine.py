@@ -154,6 +154,25 @@ def random_views(x: torch.Tensor, size: int, p_whole: float, seed: int, step: in
     return out
 
 
+def code_version() -> dict:
+    """The package version and, in a git checkout, the commit (dirty or not) the run was made with."""
+    import subprocess
+
+    from datagen import __version__
+
+    out = {"docorient": __version__}
+    here = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if rev.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            out["git"] = rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return out
+
+
 def _diverged(state: dict, loss) -> None:
     raise RuntimeError(f"training diverged: the loss became non-finite by step {state['step']} (try a smaller --lr); "
                        "nothing of this epoch was saved, the checkpoints of the last finished epoch are kept")
@@ -303,6 +322,14 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
                          f"(this one is {variant.strategy}: its artifacts would turn with the page)")
     val = _val_data(variant, side if cfg.crops else size, turns=cfg.turns) if main_proc else None
 
+    recipe = {"command": " ".join(["trainer"] + sys.argv[1:]) if sys.argv and "trainer" in sys.argv[0] else None,
+              "config": _plain(asdict(cfg))}
+    rec = variant.record
+    corpus = {"variant": variant.name, "dataset_digest": variant.digest, "sources": rec.get("sources"),
+              "documents": len(rec.get("documents", [])),
+              "counts": {s: rec.get("counts", {}).get(s, {}).get("total") for s in ("train", "val", "test")},
+              "build": {k: rec.get("config", {}).get(k) for k in ("rotation", "size", "dpi", "angles", "seed")}}
+
     def checkpoint(metrics: dict) -> dict:
         return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
                 **({"page_side": side, "crops": cfg.crops} if cfg.crops else {}),
@@ -311,7 +338,8 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
                 "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
                 "epoch": state["epoch"], "step": state["step"], "metrics": _plain(metrics),
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "versions": {"torch": str(torch.__version__)}}
+                "scheduler": scheduler.state_dict(), "versions": {"torch": str(torch.__version__)},
+                "recipe": recipe, "corpus": corpus, "code_version": code_version()}
 
     t_start = time.time()
     micro = micro_batch(cfg.batch_size)

@@ -48,6 +48,22 @@ def _half_initializers(model) -> None:
     graph.node.extend(casts + nodes)
 
 
+def export_half(ckpt_path: str | os.PathLike, out: str | os.PathLike) -> dict:
+    """A checkpoint for shipping: float16 weights, no optimizer or scheduler state (a quarter of a
+    training checkpoint's size); loads with ``trainer.models.load_model`` like any other."""
+    import torch
+
+    from datagen.atomic import atomic_write
+    from .models import load_checkpoint
+
+    ck = load_checkpoint(ckpt_path)
+    slim = {k: v for k, v in ck.items() if k not in ("optimizer", "scheduler")}
+    slim["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    slim["weights"] = "float16"
+    atomic_write(out, lambda t: torch.save(slim, t))
+    return slim
+
+
 def export_onnx(ckpt_path: str | os.PathLike, out: str | os.PathLike, half_weights: bool = True,
                 opset: int = 17) -> dict:
     """Write the ONNX export of a docorient checkpoint to ``out`` (atomically); returns its metadata."""
@@ -69,7 +85,8 @@ def export_onnx(ckpt_path: str | os.PathLike, out: str | os.PathLike, half_weigh
             "review_threshold": float(ck.get("review_threshold", 0.0)),
             "dpi": float(ck.get("dataset_config", {}).get("dpi", 100.0)),
             "variant": ck.get("variant"), "dataset_digest": ck.get("dataset_digest"),
-            "trained": {k: ck.get(k) for k in ("epoch", "step", "config", "versions", "recipe", "corpus")
+            "trained": {k: ck.get(k) for k in ("epoch", "step", "config", "versions", "recipe", "corpus", "code_version",
+                                               "calibration")
                         if ck.get(k) is not None},
             "weights": "float16 stored, float32 computed" if half_weights else "float32"}
     from datagen.atomic import atomic_write
