@@ -194,8 +194,8 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
         y = labels.to(device, non_blocking=True)
         if cfg.turns:
             x, y = random_turns(x, y, cfg.seed, state["step"])
-        if cfg.crops:
-            x = random_views(x, size, cfg.p_whole, cfg.seed, state["step"])
+        if cfg.crops or (x.shape[-1] != size and x.shape[-1] % size == 0):
+            x = random_views(x, size, cfg.p_whole if cfg.crops else 1.0, cfg.seed, state["step"])
         elif x.shape[-1] != size:
             x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if augment is not None:
@@ -255,6 +255,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     size = cfg.size or variant.size
     side = variant.size
     spec = (size, side, cfg.crops)
+    views_mode = bool(cfg.crops) or (side != size and side % size == 0)  # block-mean whole views, as inference
     if cfg.crops and side % size:
         raise ValueError(f"{variant.path}: a multi-view model needs the variant's size ({side}) to be a multiple of "
                          f"--size ({size}); rebuild it with datagen build --size {size * max(1, side // size)}")
@@ -320,7 +321,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":
         raise ValueError(f"{variant.path}: --turns turns samples losslessly, which only an exact variant allows "
                          f"(this one is {variant.strategy}: its artifacts would turn with the page)")
-    val = _val_data(variant, side if cfg.crops else size, turns=cfg.turns) if main_proc else None
+    val = _val_data(variant, side if views_mode else size, turns=cfg.turns) if main_proc else None
 
     recipe = {"command": " ".join(["trainer"] + sys.argv[1:]) if sys.argv and "trainer" in sys.argv[0] else None,
               "config": _plain(asdict(cfg))}
@@ -332,7 +333,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
 
     def checkpoint(metrics: dict) -> dict:
         return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
-                **({"page_side": side, "crops": cfg.crops} if cfg.crops else {}),
+                **({"page_side": side, "crops": cfg.crops} if views_mode else {}),
                 "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
                 "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
                 "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
@@ -363,7 +364,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             continue
         row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
         if val is not None:
-            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=spec)
+            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=spec if views_mode else None)
             row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
         else:
             row.update(val_acc=None, val_n=0, val_confusion=None)
@@ -393,7 +394,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             best = load_checkpoint(best_path)
             if "temperature" not in best:
                 model.load_state_dict(best["model"])
-                best.update(calibrate_model(model, val, device, log, spec=spec))
+                best.update(calibrate_model(model, val, device, log, spec=spec if views_mode else None))
                 save_checkpoint(best_path, best)
         summary = finish_run(out, variant, state)
     return summary
