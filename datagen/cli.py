@@ -30,13 +30,24 @@ def _angles(ctx, param, value):
     return out
 
 
+def _device(ctx, param, value):
+    from .devices import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def _split(ctx, param, value):
     try:
         fr = tuple(float(v) for v in value.split(","))
     except ValueError:
         raise click.BadParameter(f"expected TRAIN,VAL,TEST fractions like 0.8,0.1,0.1, got {value!r}") from None
-    if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1) > 1e-3:
-        raise click.BadParameter(f"expected three non-negative fractions summing to 1, got {value!r}")
+    import math
+
+    if len(fr) != 3 or any(not math.isfinite(f) or f < 0 for f in fr) or not abs(sum(fr) - 1) <= 1e-3:
+        raise click.BadParameter(f"expected three finite, non-negative fractions summing to 1, got {value!r}")
     return fr
 
 
@@ -99,11 +110,13 @@ def fetch(manifest, dest):
 @click.option("--skew", default=0.0, show_default=True, type=click.FloatRange(0, 45),
               help="Uniform ±DEG scan-like tilt, applied to every class.")
 @click.option("--angles", default="0,90,180,270", show_default=True, callback=_angles, help="Label angles to generate.")
-@click.option("--split", default="0.8,0.1,0.1", show_default=True, callback=_split,
-              help="TRAIN,VAL,TEST fractions, by document.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
-@click.option("--renderer", default="pdfium", show_default=True, type=click.Choice(RENDERERS))
+@click.option("--fractions", "--split", "split", default="0.8,0.1,0.1", show_default=True, callback=_split,
+              help="TRAIN,VAL,TEST fractions, by document (--split is its older name).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split and of the skews.")
+@click.option("--device", default="auto", show_default=True, callback=_device,
+              help="Where pages are turned: auto, cpu, cuda or cuda:N.")
+@click.option("--renderer", default="pdfium", show_default=True, type=click.Choice(RENDERERS),
+              help="PDF renderer: pdfium (pypdfium2) or poppler (pdftoppm).")
 @click.option("--workers", default=default_workers(), show_default=True, type=click.IntRange(1, 256),
               help="Render processes.")
 @click.option("--part", default=None, callback=_part, help="Build slice I of N (documents), e.g. 2/8.")
@@ -178,7 +191,8 @@ def pages(manifest, out, dest, dpi, force):
 @click.argument("variant", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Contact sheet PNG to write.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to draw (default: test if any).")
-@click.option("--per-class", default=6, show_default=True, type=click.IntRange(1, 50))
+@click.option("--per-class", default=6, show_default=True, type=click.IntRange(1, 50),
+              help="Samples drawn per class in the contact sheet.")
 def inspect(variant, out, split, per_class):
     """Print counts and mask coverage of VARIANT; with --out, draw a contact sheet.
 
@@ -204,7 +218,7 @@ def inspect(variant, out, split, per_class):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write (refused if it exists and is not empty, unless --force).  Required.")
 @click.option("--pages", type=click.IntRange(1), help="Number of pages.  Required.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the pages: the same seed, the same bytes.")
 @click.option("--size-px", default=1100, show_default=True, type=click.IntRange(200, 6000),
               help="Long side of a page in pixels.")
 @click.option("--scripts", default=None, help="Comma-separated scripts (default: all that fonts and text allow); "
