@@ -49,6 +49,7 @@ class FitConfig:
     compile: bool = False
     cache: str = "auto"
     turns: bool = False
+    val_every: int = 1  # validate every N epochs (and after the last)
     crops: int = 0  # > 0: a multi-view model (the whole page + this many ink windows at inference)
     p_whole: float = 0.3  # multi-view training: the share of samples shown as the whole-page view
 
@@ -363,7 +364,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         if not main_proc:
             continue
         row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
-        if val is not None:
+        if val is not None and (state["epoch"] % cfg.val_every == 0 or state["epoch"] == cfg.epochs):
             vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=spec if views_mode else None)
             row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
         else:
@@ -372,8 +373,9 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         state["history"].append(row)
         with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+        validated = val is None or row["val_acc"] is not None
         score = row["val_acc"] if row["val_acc"] is not None else row["train_acc"]
-        improved = score > state["best_val_acc"]
+        improved = validated and score > state["best_val_acc"]
         if improved:
             state["best_val_acc"] = score
         metrics = {"best_val_acc": state["best_val_acc"], "history": state["history"]}
@@ -435,7 +437,8 @@ def finish_run(out: Path, variant: Variant, state: dict) -> dict:
     if not hist:
         raise RuntimeError(f"{out}: no epoch finished; nothing to summarise")
     plot_curves(hist, out / "curves.png", title=f"{variant.name} ({variant.strategy})")
-    best = max(hist, key=lambda h: h["val_acc"] if h["val_acc"] is not None else h["train_acc"])
+    scored = [h for h in hist if h["val_acc"] is not None] or hist
+    best = max(scored, key=lambda h: h["val_acc"] if h["val_acc"] is not None else h["train_acc"])
     if best.get("val_confusion") is not None:
         plot_confusion(best["val_confusion"], out / "confusion.png",
                        title=f"{variant.name}: val, epoch {best['epoch']}")

@@ -34,7 +34,7 @@ def plot_curves(history: list[dict], path, title: str = "") -> Path:
     a1.grid(alpha=0.3)
     a2.plot(ep, [100 * h["train_acc"] for h in history], "o-", label="train")
     if any(h.get("val_acc") is not None for h in history):
-        a2.plot(ep, [100 * h["val_acc"] if h.get("val_acc") is not None else None for h in history], "s-", label="val")
+        a2.plot(ep, [100 * h["val_acc"] if h.get("val_acc") is not None else np.nan for h in history], "s-", label="val")
     a2.set_xlabel("epoch")
     a2.set_ylabel("accuracy (%)")
     a2.set_ylim(0, 101)
