@@ -71,7 +71,17 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 if str(_HERE.parent) not in sys.path:
     sys.path.insert(0, str(_HERE.parent))
 from bench.common import arg_parser, finish, machine as machine_of, note_lines  # noqa: E402
-from bench.predict import _ORIENT, _ROTATE, trainer_cmd  # noqa: E402  (Tesseract's fields, as there)
+
+# Tesseract's OSD fields (tesseract 5.3 + Debian tesseract-ocr-osd, checked on a page turned
+# clockwise by 0/90/180/270): "Orientation in degrees" is our label, "Rotate" the clockwise turn
+# that fixes the page, (360 - label) % 360.
+_ORIENT = re.compile(r"Orientation in degrees:\s*(\d+)")
+_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+
+
+def trainer_cmd() -> list[str]:
+    exe = shutil.which("trainer")
+    return [exe] if exe else [sys.executable, "-m", "trainer"]
 
 import numpy as np  # noqa: E402
 
@@ -98,7 +108,7 @@ _ARG_CHARS = 100_000  # a longer `trainer predict` command line gets a folder of
 #   `correct_image` (PIL `rotate(angle, expand=True)`, counter-clockwise) restored the upright page
 #   pixel for pixel from every turn -> its `angle` IS ours.  (Its pipeline: a projection-profile
 #   test for horizontal vs vertical text, then an ONNX up/down classifier on a 256x256 squash.)
-# * Tesseract 5.3 OSD: "Orientation in degrees" IS ours (bench/predict.py's finding, confirmed: at
+# * Tesseract 5.3 OSD: "Orientation in degrees" IS ours (found on a page turned by known angles, confirmed: at
 #   2x, confidence ~20, it answered 0/90/180/270; "Rotate" = (360 - label) % 360).  At 1x (16 px
 #   text) it swapped 90 and 270 on that same page with confidence 4.6: a wrong answer, not another
 #   convention.
@@ -249,7 +259,7 @@ def parse_docorient_output(text: str) -> list[dict]:
 def parse_osd(stdout: str, stderr: str = "", returncode: int = 0) -> tuple[int | None, str | None, bool]:
     """Tesseract ``--psm 0`` output -> (our label or None, failure reason or None, whether
     'Rotate' agrees with (360 - label) % 360).  "Orientation in degrees" is our label
-    (bench/predict.py documents the check)."""
+    (checked on a page turned by known angles)."""
     out = f"{stdout}\n{stderr}"
     o, r = _ORIENT.search(out), _ROTATE.search(out)
     if returncode != 0 or o is None:
