@@ -27,7 +27,7 @@ help:
 # README "The default model" gives the figures and the machine; `make ship` copies it into the package.
 SYNTH_PAGES ?= 2500
 MODEL_ARCH  ?= mobilenet_v3_small
-MODEL_FIT   ?= --turns --augment scan+bars --arch $(MODEL_ARCH) --size 128 --crops 4 --p-whole 0.35 --epochs 50 --lr 3e-3 --batch-size 64 --workers 1 --val-every 5 --seed 0
+MODEL_FIT   ?= --turns --augment scan+bars --arch $(MODEL_ARCH) --size 128 --crops 4 --p-whole 0.35 --epochs 40 --lr 3e-3 --batch-size 64 --workers 1 --val-every 5 --seed 0
 SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fonts-freefont-ttf fonts-ebgaramond \
 	fonts-sil-gentiumplus fonts-sil-charis fonts-sil-abyssinica fonts-sil-padauk fonts-sil-scheherazade fonts-kacst \
 	fonts-khmeros fonts-thai-tlwg fonts-nanum fonts-ipaexfont-mincho fonts-dkg-handwriting fonts-breip fonts-bwht \

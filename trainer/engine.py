@@ -123,32 +123,35 @@ def random_turns(x: torch.Tensor, y: torch.Tensor, seed: int, step: int) -> tupl
 
 
 def random_views(x: torch.Tensor, size: int, p_whole: float, seed: int, step: int) -> torch.Tensor:
-    """Training views of ``(B, 1, side, side)`` squares (``side`` a multiple of ``size``): with
-    probability ``p_whole`` the whole page, averaged down to ``size`` as the model-input function
-    does; else a window around a random inky point, at a random scale within [0.8, 1.25] of the
-    full resolution (text of other sizes), resized to ``size``.  Label-blind: the point is drawn
-    from the ink of the image itself, uniformly, whatever the class.  Draws depend on
-    (seed, step) only.  ``(B, 1, size, size)``."""
+    """Training views of ``(B, 1, side, side)`` squares (8-bit or float in [0, 1]; ``side`` a
+    multiple of ``size``): with probability ``p_whole`` the whole page, averaged down to ``size``
+    as the model-input function does; else a window around a random inky point, at a random
+    scale within [0.8, 1.25] of the full resolution (text of other sizes), resized to ``size``.
+    Label-blind: the point is drawn from the ink of the image itself, uniformly, whatever the
+    class.  Draws depend on (seed, step) only.  Returns ``(B, 1, size, size)`` float in [0, 1]."""
     b, _, side, _ = x.shape
     f = side // size
+    scale255 = 255.0 if x.dtype == torch.uint8 else 1.0
     g = torch.Generator().manual_seed(seed * 7919 + step + 1)
-    small = torch.floor(F.avg_pool2d(x, f) * 255 + 0.5) / 255 if f > 1 else x  # (B, 1, size, size), 8-bit levels
-    out = small.clone()
     whole = torch.rand(b, generator=g) < p_whole
-    paper = small.flatten(1).median(1).values.view(b, 1, 1, 1)
-    ink = ((small - paper).abs() > 12 / 255).flatten(1).float().cpu() + 1e-6  # (B, size * size)
+    out = torch.empty(b, 1, size, size, dtype=torch.float32, device=x.device)
+    coarse = x[:, :, f // 2::f, f // 2::f].float() / scale255  # (B, 1, size, size): where the ink is, cheaply
+    paper = coarse.flatten(1).median(1).values.view(b, 1, 1, 1)
+    ink = ((coarse - paper).abs() > 0.25).flatten(1).float().cpu() + 1e-6  # (B, size * size)
     cells = torch.multinomial(ink, 1, generator=g)[:, 0]
     scale = 0.8 + 0.45 * torch.rand(b, generator=g)
     jitter = torch.rand(b, 2, generator=g) - 0.5
     for i in range(b):
         if bool(whole[i]):
+            page = x[i:i + 1].float() / scale255
+            out[i] = (torch.floor(F.avg_pool2d(page, f) * 255 + 0.5) / 255)[0] if f > 1 else page[0]
             continue
         w = max(8, min(side, int(round(size * float(scale[i])))))
         cy = (int(cells[i]) // size + 0.5 + float(jitter[i, 0])) * f
         cx = (int(cells[i]) % size + 0.5 + float(jitter[i, 1])) * f
         top = int(min(max(0, round(cy - w / 2)), side - w))
         left = int(min(max(0, round(cx - w / 2)), side - w))
-        crop = x[i:i + 1, :, top:top + w, left:left + w]
+        crop = x[i:i + 1, :, top:top + w, left:left + w].float() / scale255
         if w != size:
             crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         out[i] = crop[0]
@@ -191,14 +194,19 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
     for i, (images, labels) in enumerate(loader):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
             break
-        x = images.to(device, non_blocking=True).float().div_(255.0)  # (B, 1, H, W)
         y = labels.to(device, non_blocking=True)
+        side = images.shape[-1]
+        if cfg.crops or (side != size and side % size == 0):
+            # views first, on the 8-bit pages (a quarter turn commutes with them): the big pages are
+            # never converted to float as a whole
+            x = random_views(images.to(device, non_blocking=True), size, cfg.p_whole if cfg.crops else 1.0,
+                             cfg.seed, state["step"])
+        else:
+            x = images.to(device, non_blocking=True).float().div_(255.0)  # (B, 1, H, W)
+            if side != size:
+                x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if cfg.turns:
             x, y = random_turns(x, y, cfg.seed, state["step"])
-        if cfg.crops or (x.shape[-1] != size and x.shape[-1] % size == 0):
-            x = random_views(x, size, cfg.p_whole if cfg.crops else 1.0, cfg.seed, state["step"])
-        elif x.shape[-1] != size:
-            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if augment is not None:
             x = augment(x)
         if device.type == "cuda":
