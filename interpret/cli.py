@@ -1,4 +1,4 @@
-"""``interpret`` command line: explain, score, shortcut, compare (thin layer over the library)."""
+"""``interpret`` command line: explain, score, shortcut, compare, audit, leak, cues (thin layer over the library)."""
 from __future__ import annotations
 
 import json
@@ -6,11 +6,9 @@ from pathlib import Path
 
 import click
 
-from datagen.devices import resolve_device
+from datagen.devices import DEVICES, check_device, resolve_device
 from datagen.strategies import REGISTRY as STRATEGIES
 from .methods import METHODS
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def _methods(ctx, param, value):
@@ -29,7 +27,42 @@ def _methods(ctx, param, value):
 method_opt = click.option("--method", "methods", multiple=True, callback=_methods,
                           help=f"Attribution method(s), repeatable or comma-separated: {', '.join(METHODS)} "
                                "(default: all).")
-device_opt = click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
+def _device(ctx, param, value):
+    try:
+        return check_device(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _cues(ctx, param, value):
+    from .cues import REGISTRY as CUES
+
+    out = []
+    for v in value or ():
+        for c in v.split(","):
+            c = c.strip()
+            if c not in CUES:
+                raise click.BadParameter(f"unknown cue {c!r}; choose from: {', '.join(CUES)}")
+            out.append(c)
+    return list(dict.fromkeys(out)) or None
+
+
+def _clusters(ctx, param, value):
+    if value == "auto":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise click.BadParameter(f"expected a number of clusters >= 1 or 'auto', got {value!r}")
+    return k
+
+
+device_opt = click.option("--device", default="auto", show_default=True, callback=_device,
+                          help=f"Device: {', '.join(DEVICES)} (auto = cuda when available).")
+seed_opt = click.option("--seed", default=0, show_default=True, type=int,
+                        help="Seed of the bootstrap intervals, the cues' random draws and the clustering.")
 steps_opt = click.option("--ig-steps", default=32, show_default=True, type=click.IntRange(2, 1024),
                          help="Integrated-gradients steps.")
 
@@ -86,9 +119,11 @@ def explain(model_path, data, out, methods, n, split, target, ig_steps, device):
 @click.argument("variant", type=click.Path(path_type=Path))
 @method_opt
 @click.option("--n", default=64, show_default=True, type=click.IntRange(1), help="Samples with a mask to score.")
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]),
+              help="Split of the variant to score.")
+@click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]),
+              help="Explain the predicted or the true class.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @steps_opt
 @device_opt
 def score(model_path, variant, methods, n, split, target, as_json, ig_steps, device):
@@ -123,7 +158,7 @@ def score(model_path, variant, methods, n, split, target, as_json, ig_steps, dev
 @click.option("--strategy", required=True, type=click.Choice(list(STRATEGIES)), help="Whose artifact to add.")
 @click.option("--pages", default=None, type=click.IntRange(1), help="Use at most N clean pages.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a clean variant (default test).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @device_opt
 def shortcut(model_path, clean, strategy, pages, split, as_json, device):
     """The intervention test: add only a strategy's artifact to clean pages (no turn of the
@@ -156,15 +191,22 @@ def shortcut(model_path, clean, strategy, pages, split, as_json, device):
 @click.option("--clean", multiple=True, type=click.Path(path_type=Path),
               help="Clean DATA (default: clean renderings of the runs' test documents).")
 @click.option("--real", type=click.Path(dir_okay=False, path_type=Path), help="Labelled real pages: a file,angle CSV.")
-@click.option("--out", default=Path("reports/compare"), show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", default=Path("reports/compare"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Report folder (written atomically).")
 @method_opt
 @click.option("--n", default=48, show_default=True, type=click.IntRange(1), help="Masked samples per set for AAR.")
-@click.option("--shortcut-pages", default=40, show_default=True, type=click.IntRange(1))
+@click.option("--shortcut-pages", default=40, show_default=True, type=click.IntRange(1),
+              help="Clean pages for the shortcut test.")
+@click.option("--audit/--no-audit", default=True, show_default=True,
+              help="Add the audit section (cue battery, leak test, relevance clusters; see 'interpret audit').")
+@click.option("--audit-pages", default=None, type=click.IntRange(1),
+              help="Clean pages for the cue battery (default: --shortcut-pages).")
 @steps_opt
+@seed_opt
 @device_opt
-def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, ig_steps, device):
+def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, audit, audit_pages, ig_steps, seed, device):
     """Compare runs (default: every run under runs/): accuracy own/clean/real, artifact attention
-    per method on own and probe data, shortcut test; writes report.md/json/csv and figures.
+    per method on own and probe data, shortcut test, and the audit; writes report.md/json/csv and figures.
 
     \b
     Example:  interpret compare                     # runs/* -> reports/compare/
@@ -174,12 +216,100 @@ def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, ig_steps,
 
     try:
         res = run_compare(list(runs), out, probe=probe, clean=list(clean) or None, real=real, methods=methods, n=n,
-                          shortcut_pages=shortcut_pages, ig_steps=ig_steps, device=resolve_device(device))
+                          shortcut_pages=shortcut_pages, ig_steps=ig_steps, device=resolve_device(device),
+                          audit=audit, audit_pages=audit_pages, seed=seed)
     except (ValueError, RuntimeError) as e:
         raise click.ClickException(str(e))
     for line in res["verdict"]["text"]:
         click.echo(line.replace("**", ""))
+    if res.get("audit"):
+        from .audit import format_audit
+
+        click.echo(format_audit(res["audit"]))
     click.echo(f"report: {out / 'report.md'}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--clean", multiple=True, type=click.Path(path_type=Path),
+              help="Clean DATA: a variant (its 0-degree artifact-free samples), a file,angle CSV, a manifest or PDFs "
+                   "(default: clean renderings of each run's test documents).")
+@click.option("--out", default=Path("reports/audit"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Report folder (written atomically).")
+@click.option("--pages", default=40, show_default=True, type=click.IntRange(1),
+              help="Clean pages for the cue battery (each at its four turns).")
+@click.option("--cue", "cues", multiple=True, callback=_cues,
+              help="Run only these cues, repeatable or comma-separated (default: all; 'interpret cues' lists them).")
+@click.option("--spray-n", default=16, show_default=True, type=click.IntRange(2),
+              help="Test samples per class for the relevance clusters.")
+@click.option("--clusters", default="3", show_default=True, callback=_clusters,
+              help="Relevance clusters per class: a number, or 'auto' (eigengap, 1-4).")
+@click.option("--leak/--no-leak", default=True, show_default=True,
+              help="Run the leak test on each run's training data.")
+@click.option("--spray/--no-spray", "spray_on", default=True, show_default=True,
+              help="Cluster Grad-CAM maps of each run's test split.")
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of the verdict.")
+@seed_opt
+@device_opt
+def audit(runs, clean, out, pages, cues, spray_n, clusters, leak, spray_on, as_json, seed, device):
+    """Find the shortcuts nobody planted: a battery of label-free cue edits on clean pages (flip
+    rates with intervals), a leak test on the training data, and relevance clusters.  RUN is a
+    run folder with model.pt or a model.pt path (default: every run under runs/).
+
+    \b
+    Example:  interpret audit runs/exact --out reports/audit
+              interpret audit runs-full/exact/model.pt --cue bar-top,bar-bottom --pages 155 --no-spray
+    """
+    from .audit import audit as run_audit, format_audit
+
+    try:
+        res = run_audit(list(runs), out, clean=list(clean) or None, cues=cues, pages=pages, seed=seed,
+                        spray_n=spray_n, clusters=clusters, leak=leak, spray_on=spray_on, device=resolve_device(device))
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo((out / "report.json").read_text(encoding="utf-8").rstrip())
+        return
+    click.echo(format_audit(res))
+    click.echo(f"report: {out / 'report.md'}")
+
+
+@main.command()
+@click.argument("variants", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2),
+              help="Cross-validation folds (by document; fewer when there are fewer documents).")
+@click.option("--max-samples", default=None, type=click.IntRange(10),
+              help="Use at most N samples per variant, spread evenly (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the probe and the bootstrap intervals.")
+def leak(variants, folds, max_samples, as_json, seed):
+    """Does the data give the label away?  A logistic-regression probe, cross-validated by
+    document, predicts the label from the artifact mask, the border rows, the letterbox geometry
+    and the image turned back upright; accuracy against chance, per variant.  No model needed.
+
+    \b
+    Example:  interpret leak shards/kornia-zeros shards/exact
+    """
+    from .leak import format_leak, leak_test
+
+    try:
+        res = [leak_test(v, folds=folds, seed=seed, max_samples=max_samples) for v in variants]
+    except (ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+    else:
+        click.echo(format_leak(res))
+
+
+@main.command("cues")
+def list_cues():
+    """List the cues of the audit's battery, one line each."""
+    from .cues import REGISTRY
+
+    w = max(len(n) for n in REGISTRY)
+    for c in REGISTRY.values():
+        click.echo(f"{c.name:<{w}}  {c.summary}")
 
 
 if __name__ == "__main__":  # pragma: no cover

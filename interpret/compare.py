@@ -2,16 +2,15 @@
 
 For every run (a folder with ``model.pt``): accuracy on its own test split, on clean pages and
 on real pages; artifact attention (AAR, pointing game) per method on its own test split and on
-a common probe set (the kornia-zeros variant's test split); and the shortcut test with the run's
-own strategy (kornia-zeros for a mask-free variant).  Writes report.md/json/csv and figures into
-the output folder atomically (built in a temporary folder, then swapped in).
+a common probe set (the kornia-zeros variant's test split); the shortcut test with the run's
+own strategy (kornia-zeros for a mask-free variant); and, unless ``audit=False``, the audit of
+:mod:`interpret.audit` (cue battery, leak test, relevance clusters).  Writes report.md/json/csv
+and figures into the output folder atomically (built in a temporary folder, then swapped in).
 """
 from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -29,9 +28,10 @@ from .core import load_masked, score_set
 from .metrics import bootstrap_ci
 from .methods import METHODS
 from .shortcut import shortcut_test
+from .stats import ABOVE, INCONCLUSIVE, decide
 
 PROBE_STRATEGY = "kornia-zeros"
-SHORTCUT_FLIP = 0.10  # a flip rate above this marks a shortcut
+SHORTCUT_FLIP = 0.10  # a flip rate at or above this, with its whole 95 % interval, marks a shortcut
 
 
 @dataclass
@@ -100,7 +100,9 @@ def _acc(res) -> float | None:
 
 def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: list[Path] | None = None,
             real: Path | None = None, methods: list[str] | None = None, n: int = 48, grid_n: int = 6,
-            shortcut_pages: int = 40, ig_steps: int = 32, device: torch.device | None = None, log=None) -> dict:
+            shortcut_pages: int = 40, ig_steps: int = 32, device: torch.device | None = None, log=None,
+            audit: bool = True, audit_pages: int | None = None, seed: int = 0,
+            audit_options: dict | None = None) -> dict:
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     device = device or torch.device("cpu")
     methods = list(methods or METHODS)
@@ -180,8 +182,16 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
         })
     result = {"runs": rows, "methods": methods, "probe": str(probe_v.path), "notes": notes,
               "clean": [str(c) for c in clean] if clean else f"clean renderings of {loaded[0][3].name}'s test documents",
-              "real": str(real) if real else None, "elapsed_s": round(time.time() - t0, 1)}
+              "real": str(real) if real else None}
     result["verdict"] = verdict(rows)
+    if audit:
+        from .audit import audit_runs
+
+        result["audit"] = audit_runs(loaded, lambda e: clean_for(int(e[2]["input_size"])), device,
+                                     pages=audit_pages or shortcut_pages, seed=seed,
+                                     clean_args=[str(c) for c in clean] if clean else None, log=log,
+                                     **(audit_options or {}))
+    result["elapsed_s"] = round(time.time() - t0, 1)
     write_report(result, out, grids, probe_imgs)
     return result
 
@@ -190,11 +200,14 @@ def verdict(rows: list[dict]) -> dict:
     """Name the cleanest strategy from the numbers.
 
     A run has a shortcut when the artifacts of its OWN strategy, added to clean pages without
-    turning them, change at least ``SHORTCUT_FLIP`` of its answers.  A mask-free variant has no
-    artifact of its own: its flip rate under kornia-zeros bands measures robustness to an artifact
-    it never saw, reported but not counted as a shortcut.  Among runs without a shortcut, a
-    mask-free one is the cleanest when its clean-page accuracy is statistically tied with the best
-    (95 % intervals overlap); otherwise the most accurate on clean pages is.
+    turning them, change at least ``SHORTCUT_FLIP`` of its answers with the whole 95 % interval
+    of the flip rate; when the interval straddles the threshold the verdict is **inconclusive**
+    and says how many clean pages would decide it (:func:`interpret.stats.decide`).  A mask-free
+    variant has no artifact of its own: its flip rate under kornia-zeros bands measures
+    robustness to an artifact it never saw, reported but not counted as a shortcut.  Among runs
+    with neither a shortcut nor an inconclusive test, a mask-free one is the cleanest when its
+    clean-page accuracy is statistically tied with the best (95 % intervals overlap); otherwise
+    the most accurate on clean pages is.
     """
     def flip(r):
         v = (r["shortcut"]["artifact_only"] or {}).get("flip_rate")
@@ -204,9 +217,19 @@ def verdict(rows: list[dict]) -> dict:
         c = r.get("clean_accuracy_ci95") or [r["accuracy"]["clean"] or 0] * 2
         return (c[0] if c[0] is not None else 0.0), (c[1] if c[1] is not None else 0.0)
 
+    def decision(r):
+        ao = r["shortcut"]["artifact_only"] or {}
+        return decide(flip(r), ao.get("flip_rate_ci95"), SHORTCUT_FLIP, int(r["shortcut"].get("pages") or 0))
+
+    def flip_ci(r):
+        c = (r["shortcut"]["artifact_only"] or {}).get("flip_rate_ci95")
+        return f"{_p(flip(r))} [{100 * c[0]:.1f}–{100 * c[1]:.1f}]" if c else _p(flip(r))
+
     own = lambda r: r.get("own_artifact", True)  # noqa: E731
-    shortcut = [r for r in rows if own(r) and flip(r) >= SHORTCUT_FLIP]
-    candidates = [r for r in rows if r not in shortcut] or rows
+    shortcut = [r for r in rows if own(r) and decision(r)["status"] == ABOVE]
+    unsure = [r for r in rows if own(r) and decision(r)["status"] == INCONCLUSIVE]
+    candidates = [r for r in rows if r not in shortcut and r not in unsure] or \
+        [r for r in rows if r not in shortcut] or rows
     top = max(candidates, key=lambda r: r["accuracy"]["clean"] or 0)
     tied_free = [r for r in candidates if not own(r) and ci(r)[1] >= ci(top)[0]]
     best = max(tied_free, key=lambda r: r["accuracy"]["clean"] or 0) if tied_free else top
@@ -216,6 +239,10 @@ def verdict(rows: list[dict]) -> dict:
     if best in shortcut:
         lines = [f"No strategy is free of a shortcut here; the least affected: **{best['strategy']}** ({best['name']}): "
                  f"flip rate {_p(flip(best))}, {_p(best['accuracy']['clean'])} on clean pages."]
+    elif best in unsure:
+        lines = [f"No strategy is free of a shortcut beyond doubt here; the least affected: **{best['strategy']}** "
+                 f"({best['name']}): flip rate {flip_ci(best)}, an interval that straddles the "
+                 f"{100 * SHORTCUT_FLIP:.0f} % threshold; {_p(best['accuracy']['clean'])} on clean pages."]
     else:
         lo, hi = ci(best)
         lines = [f"Cleanest strategy: **{best['strategy']}** ({best['name']}) — {why}: {_p(best['accuracy']['clean'])} "
@@ -227,8 +254,15 @@ def verdict(rows: list[dict]) -> dict:
         lines.append(f"Shortcut: **{r['strategy']}** ({r['name']}): its own artifacts alone change {_p(flip(r))} of "
                      f"the answers; {_p(r['accuracy']['own'])} on its own test split but {_p(r['accuracy']['clean'])} "
                      f"on clean pages ({-100 * gap(r):+.1f} points).")
+    for r in sorted(unsure, key=flip, reverse=True):
+        d = decision(r)
+        need = (f"about {d['groups_to_decide']} clean pages (now {d['n']}) would decide it "
+                f"(--shortcut-pages {d['groups_to_decide']})") if d["groups_to_decide"] else \
+            "the estimate sits on the threshold, so no page count decides it"
+        lines.append(f"Inconclusive: **{r['strategy']}** ({r['name']}): its own artifacts change {flip_ci(r)} of the "
+                     f"answers, an interval that straddles the {100 * SHORTCUT_FLIP:.0f} % threshold; {need}.")
     for r in rows:
-        if r in shortcut or r is best:
+        if r in shortcut or r in unsure or r is best:
             continue
         if own(r):
             lines.append(f"No shortcut found: {r['strategy']} ({r['name']}): its own artifacts change {_p(flip(r))} of "
@@ -240,8 +274,11 @@ def verdict(rows: list[dict]) -> dict:
             lines.append(f"Robustness, not a shortcut: {r['strategy']} ({r['name']}) has no artifact of its own; "
                          f"adding {r['shortcut']['strategy']} bands (never seen in training) changes {_p(flip(r))} "
                          "of its answers.")
-    return {"cleanest": best["strategy"] if best not in shortcut else None, "least_affected": best["strategy"],
+    clean_best = best not in shortcut and best not in unsure
+    return {"cleanest": best["strategy"] if clean_best else None, "least_affected": best["strategy"],
             "cleanest_run": best["name"], "shortcut_strategies": [r["strategy"] for r in shortcut],
+            "inconclusive_strategies": [r["strategy"] for r in unsure],
+            "pages_to_decide": {r["name"]: decision(r)["groups_to_decide"] for r in unsure},
             "flip_threshold": SHORTCUT_FLIP, "text": lines}
 
 
@@ -263,15 +300,10 @@ def _ci_pct(v) -> str:
 
 
 def write_report(result: dict, out: Path, grids: dict, probe_imgs) -> None:
+    from .audit import atomic_folder, write_audit_figures
     from .figures import aar_chart, accuracy_chart, probe_grid, shortcut_chart
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_folder(out) as tmp:  # a failed report leaves nothing half-written behind
         rows, methods = result["runs"], result["methods"]
         figs = {"accuracy": "accuracy.png", "aar": "aar.png", "shortcut": "shortcut.png"}
         accuracy_chart(rows, tmp / figs["accuracy"])
@@ -282,6 +314,8 @@ def write_report(result: dict, out: Path, grids: dict, probe_imgs) -> None:
                 if grids.get(m):
                     figs[f"grid-{m}"] = f"grid-{m}.png"
                     probe_grid(probe_imgs[0], probe_imgs[1], grids[m], tmp / figs[f"grid-{m}"], m, true=probe_imgs[2])
+        if result.get("audit"):
+            figs.update({f"audit:{k}": v for k, v in write_audit_figures(result["audit"], tmp).items()})
         result["figures"] = figs
         (tmp / "report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         with open(tmp / "report.csv", "w", newline="", encoding="utf-8") as f:
@@ -300,15 +334,6 @@ def write_report(result: dict, out: Path, grids: dict, probe_imgs) -> None:
                 line += [((r["pointing_game"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
                 w.writerow(["" if v is None else v for v in line])
         (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a failed report leaves nothing half-written behind
-        raise
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def render_markdown(result: dict) -> str:
@@ -359,6 +384,16 @@ def render_markdown(result: dict) -> str:
         L += ["## The same probe pages, explained by every model", ""]
         for g in grids:
             L += [f"![{g}]({figs[g]})", ""]
+    if result.get("audit"):
+        from .audit import audit_markdown
+
+        au = result["audit"]
+        afigs = {k.split(":", 1)[1]: v for k, v in figs.items() if k.startswith("audit:")}
+        L += ["## Audit: the shortcuts nobody planted", "",
+              f"`interpret audit` on every run: a battery of {len(au['cue_registry'])} label-free cue edits on up to "
+              f"{au['pages']} clean pages at four turns each, a leak test on each run's training data, and Grad-CAM "
+              f"relevance clusters. Seed {au['seed']}; {au['elapsed_s']} s.", ""]
+        L += audit_markdown(au, afigs, level=3)
     if result["notes"]:
         L += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
     return "\n".join(L) + "\n"

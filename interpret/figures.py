@@ -182,3 +182,106 @@ def shortcut_chart(rows: list[dict], path):
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save_fig(fig, path)
+
+
+# --------------------------------------------------------------------------- audit
+DECISION_COLORS = {"relied on": "#d62728", "inconclusive": "#ff7f0e", "not relied on": "#9ecae1",
+                   "removal cue (glyphs gone)": "#bdbdbd"}
+_REMOVAL = ("needs what was removed", "the rest suffices")
+
+
+def cues_chart(runs: list[dict], threshold: float, path):
+    """Flip rate per cue (rows) for each run (one panel each), with 95 % intervals; bars coloured
+    by the verdict (red relied on, orange inconclusive, blue not); the threshold dashed.
+
+    ``runs``: ``[{"name", "cues": {"cues": {name: {"valid", "flip_rate", "flip_rate_ci95", "decision"}}}}]``."""
+    n = max(1, len(runs))
+    names = []
+    for r in runs:
+        for k, c in r["cues"]["cues"].items():
+            if c["valid"] and k not in names:
+                names.append(k)
+    fig, axes = plt.subplots(1, n, figsize=(2.2 + 2.9 * n, 1.2 + 0.24 * max(1, len(names))), squeeze=False,
+                             sharey=True)
+    y = np.arange(len(names))
+    for ax, r in zip(axes[0], runs):
+        cues = r["cues"]["cues"]
+        vals, lo, hi, cols = [], [], [], []
+        for k in names:
+            c = cues.get(k)
+            v = 100 * (c["flip_rate"] if c else 0)
+            ci = c["flip_rate_ci95"] if c else [0, 0]
+            vals.append(v)
+            lo.append(max(0.0, v - 100 * ci[0]))
+            hi.append(max(0.0, 100 * ci[1] - v))
+            d = c["decision"] if c else None
+            cols.append(DECISION_COLORS["removal cue (glyphs gone)"] if d in _REMOVAL else DECISION_COLORS.get(d, "white"))
+        ax.barh(y, vals, xerr=[lo, hi], color=cols, capsize=2, error_kw={"lw": 0.8, "zorder": 3})
+        ax.axvline(100 * threshold, color="black", lw=0.8, ls="--")
+        ax.set_xlim(0, 100)
+        ax.invert_yaxis()
+        ax.set_title(r["name"], fontsize=9, color=STRATEGY_COLORS.get(r.get("strategy"), "black"))
+        ax.set_xlabel("answers changed (%)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_yticks(y, names, fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in DECISION_COLORS.values()]
+    fig.legend(handles, list(DECISION_COLORS), loc="lower center", ncol=4, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Cue battery: a label-free edit, the right answer unchanged (threshold {100 * threshold:.0f} %)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return save_fig(fig, path)
+
+
+def cue_examples(names: list[str], path, size: int = 128, seed: int = 0):
+    """Each cue applied to one synthetic upright page (the first turn, 0 degrees)."""
+    from .cues import cue_rng, demo_square, get_cue
+
+    page = demo_square(size)
+    paper = int(np.median(page))
+    items = [("clean page", page)] + [(n, get_cue(n)(page, paper, cue_rng(seed, 0, 0, n))) for n in names]
+    cols = min(8, len(items))
+    rows = (len(items) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.55 * cols, 1.75 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (n, im) in zip(axes.ravel(), items):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(n, fontsize=7)
+    fig.suptitle("The cues, drawn on a synthetic upright page", fontsize=10)
+    fig.tight_layout()
+    return save_fig(fig, path, dpi=110)
+
+
+def spray_chart(spr: dict, path, title: str = ""):
+    """One row per class, one column per cluster: the cluster's mean Grad-CAM (its prototype)
+    over the mean page of its members; flagged clusters (relevance mostly off the text ink) in red."""
+    classes = list(spr["classes"].items())
+    k = max(len(v["clusters"]) for _, v in classes)
+    fig, axes = plt.subplots(len(classes), k, figsize=(2.1 * k + 0.6, 2.2 * len(classes)), squeeze=False)
+    cmap = plt.get_cmap("inferno")
+    for i, (a, v) in enumerate(classes):
+        for j in range(k):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(v["clusters"]):
+                ax.axis("off")
+                continue
+            cl = v["clusters"][j]
+            img = np.asarray(cl["mean_image"], dtype=np.float32) / 255.0
+            proto = torch.nn.functional.interpolate(torch.tensor(cl["prototype"], dtype=torch.float32)[None, None],
+                                                    size=img.shape, mode="bilinear", align_corners=False)[0, 0].numpy()
+            heat = cmap(np.clip(proto, 0, 1))[..., :3]
+            ax.imshow((0.45 * np.repeat(img[..., None], 3, 2) + 0.55 * heat).clip(0, 1))
+            ax.set_title(f"{cl['share'] * 100:.0f} % · off ink {cl['off_ink_mass'] * 100:.0f} %\n"
+                         f"acc {cl['accuracy'] * 100:.0f} %", fontsize=7, color="#c00000" if cl["flagged"] else "black")
+            if cl["flagged"]:
+                for s in ax.spines.values():
+                    s.set_edgecolor("#c00000")
+                    s.set_linewidth(2.5)
+        axes[i, 0].set_ylabel(f"true {a}°\n(n={v['n']}, k={v['k']})", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_fig(fig, path, dpi=100)

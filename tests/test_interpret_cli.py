@@ -149,6 +149,14 @@ def test_compare_writes_the_report(compared):
     assert (v["cleanest"] is None) == v["text"][0].startswith("No strategy is free of a shortcut")
     md = (out / "report.md").read_text()
     assert "## Verdict" in md and ("Cleanest strategy" in md or "No strategy is free of a shortcut" in md)
+    # the audit section (on by default): cue battery, leak test and relevance clusters of every run
+    au = res["audit"]
+    assert [x["name"] for x in au["runs"]] == ["exact", "kornia-zeros"] and au["pages"] == 2
+    assert {lk["variant"] for lk in au["leak"]} == {"exact", "kornia-zeros"}
+    assert "## Audit: the shortcuts nobody planted" in md and "### Cue battery" in md and "### Leak test" in md
+    for fig in ("cues.png", "cue-examples.png", "spray-exact.png", "spray-kornia-zeros.png"):
+        assert fig in names and f"]({fig})" in md, fig
+    assert "relies on" in r.stdout
     assert "| exact | exact |" in md and "| kornia-zeros | kornia-zeros |" in md
     for fig in ("aar.png", "accuracy.png", "grid-saliency.png"):
         assert f"]({fig})" in md
@@ -230,9 +238,10 @@ def test_compare_replaces_an_earlier_report(compared, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 
 
-def _row(name, flip, own, clean):
+def _row(name, flip, own, clean, ci=None, pages=30):
+    ao = {"flip_rate": flip, **({"flip_rate_ci95": ci} if ci else {})}
     return {"name": name, "strategy": name, "accuracy": {"own": own, "clean": clean, "real": None},
-            "shortcut": {"strategy": "kornia-zeros", "artifact_only": {"flip_rate": flip}}}
+            "shortcut": {"strategy": "kornia-zeros", "pages": pages, "artifact_only": ao}}
 
 
 def test_verdict_names_the_clean_strategy_and_the_shortcut():
@@ -262,3 +271,34 @@ def test_verdict_does_not_call_a_foreign_artifact_a_shortcut():
     exact["clean_accuracy_ci95"] = [0.80, 0.85]
     exact["accuracy"]["clean"] = 0.825
     assert verdict([exact, fill, zeros])["cleanest"] == "kornia-fill"
+
+
+def test_verdict_respects_the_flip_rate_interval():
+    """A flip rate whose 95 % interval straddles the threshold is inconclusive, with the number of
+    clean pages that would decide it; it is neither a shortcut nor a candidate for the cleanest."""
+    from interpret.compare import verdict
+
+    rows = [_row("kornia-zeros", 0.60, 0.99, 0.40, [0.52, 0.68]), _row("kornia-fill", 0.067, 0.91, 0.93, [0.038, 0.12]),
+            _row("kornia-border", 0.042, 0.90, 0.92, [0.017, 0.067]), _row("exact", 0.02, 0.90, 0.90, [0.0, 0.05])]
+    v = verdict(rows)
+    assert v["shortcut_strategies"] == ["kornia-zeros"] and v["inconclusive_strategies"] == ["kornia-fill"]
+    assert v["cleanest"] == "kornia-border"  # the most accurate without a shortcut and with a decided test
+    # side above the estimate 0.053, distance 0.033: 30 x (0.053 / 0.033)^2 = 78 pages
+    assert v["pages_to_decide"] == {"kornia-fill": 78}
+    line = next(t for t in v["text"] if t.startswith("Inconclusive: **kornia-fill**"))
+    assert "6.7 % [3.8–12.0]" in line and "straddles the 10 % threshold" in line
+    assert "about 78 clean pages (now 30)" in line
+    # every own-artifact run undecided or a shortcut: nothing is called clean
+    v = verdict([rows[0], rows[1]])
+    assert v["cleanest"] is None and v["least_affected"] == "kornia-fill"
+    assert v["text"][0].startswith("No strategy is free of a shortcut beyond doubt here")
+
+
+def test_compare_without_the_audit(interpret_cli, tiny_fit, tiny_shards, tmp_path):
+    _, runs = tiny_fit
+    out = tmp_path / "r"
+    ok(interpret_cli("compare", runs / "exact", "--probe", tiny_shards / "kornia-zeros", "--clean",
+                     tiny_shards / "exact", "--out", out, "--n", "2", "--shortcut-pages", "1", "--no-audit",
+                     "--method", "gradcam", *DEV))
+    assert "audit" not in json.loads((out / "report.json").read_text())
+    assert "## Audit" not in (out / "report.md").read_text() and not (out / "cues.png").exists()
