@@ -9,7 +9,7 @@ STRATEGIES := kornia-zeros kornia-border kornia-reflect kornia-fill exact
 # quick profile: CPU, about 25 minutes on 2 cores
 QUICK_BUILD   := --max-pages-per-doc 4 --seed 0
 QUICK_FIT     := --epochs 4 --workers 1 --seed 0
-QUICK_COMPARE := --n 32 --shortcut-pages 30 --ig-steps 16
+QUICK_COMPARE := --n 32 --shortcut-pages 30 --audit-pages 20 --ig-steps 16
 
 # paper profile: GPU, larger input, more epochs, scan augmentation
 PAPER_BUILD   := --size 224 --seed 0

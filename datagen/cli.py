@@ -191,8 +191,8 @@ def pages(manifest, out, dest, dpi, force):
 @click.argument("variant", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Contact sheet PNG to write.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to draw (default: test if any).")
-@click.option("--per-class", default=6, show_default=True, type=click.IntRange(1, 50),
-              help="Samples drawn per class in the contact sheet.")
+@click.option("--samples-per-class", "--per-class", "per_class", default=6, show_default=True,
+              type=click.IntRange(1, 50), help="Samples drawn per class in the contact sheet (--per-class: older name).")
 def inspect(variant, out, split, per_class):
     """Print counts and mask coverage of VARIANT; with --out, draw a contact sheet.
 

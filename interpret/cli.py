@@ -86,7 +86,8 @@ def _load(model_path, device):
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the PNG grids.")
 @method_opt
-@click.option("--n", default=16, show_default=True, type=click.IntRange(1), help="Samples to explain.")
+@click.option("--samples", "--n", "n", default=16, show_default=True, type=click.IntRange(1),
+              help="Samples to explain (--n is its older name).")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a variant (default test).")
 @click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]),
               help="Explain the predicted or the true class.")
@@ -118,15 +119,17 @@ def explain(model_path, data, out, methods, n, split, target, ig_steps, device):
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.argument("variant", type=click.Path(path_type=Path))
 @method_opt
-@click.option("--n", default=64, show_default=True, type=click.IntRange(1), help="Samples with a mask to score.")
+@click.option("--samples", "--n", "n", default=64, show_default=True, type=click.IntRange(1),
+              help="Samples with a mask to score (--n is its older name).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test"]),
               help="Split of the variant to score.")
 @click.option("--target", default="pred", show_default=True, type=click.Choice(["pred", "true"]),
               help="Explain the predicted or the true class.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap intervals.")
 @steps_opt
 @device_opt
-def score(model_path, variant, methods, n, split, target, as_json, ig_steps, device):
+def score(model_path, variant, methods, n, split, target, as_json, seed, ig_steps, device):
     """Artifact attention (AAR, artifact mass, pointing game) per method on VARIANT's test split.
 
     \b
@@ -141,7 +144,7 @@ def score(model_path, variant, methods, n, split, target, as_json, ig_steps, dev
         if v.count(split) == 0:
             raise ValueError(f"{variant}: the {split!r} split is empty")
         ms = load_masked(v, split, n, int(ckpt["input_size"]))
-        res = score_set(model, ms, methods, dev, target=target, ig_steps=ig_steps)
+        res = score_set(model, ms, methods, dev, target=target, ig_steps=ig_steps, seed=seed)
     except (ValueError, RuntimeError) as e:
         raise click.ClickException(str(e))
     res = {"model": str(model_path), "variant": str(variant), "split": split, **res}
@@ -159,8 +162,9 @@ def score(model_path, variant, methods, n, split, target, as_json, ig_steps, dev
 @click.option("--pages", default=None, type=click.IntRange(1), help="Use at most N clean pages.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a clean variant (default test).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap interval.")
 @device_opt
-def shortcut(model_path, clean, strategy, pages, split, as_json, device):
+def shortcut(model_path, clean, strategy, pages, split, as_json, seed, device):
     """The intervention test: add only a strategy's artifact to clean pages (no turn of the
     content) and count changed predictions; paint the artifact out of the strategy's own samples
     and report the accuracy change.
@@ -174,7 +178,7 @@ def shortcut(model_path, clean, strategy, pages, split, as_json, device):
     try:
         model, ckpt, dev = _load(model_path, device)
         ds = open_data(list(clean), int(ckpt["input_size"]), split=split)
-        res = shortcut_test(model, ds, strategy, dev, limit=pages)
+        res = shortcut_test(model, ds, strategy, dev, limit=pages, seed=seed)
     except (ValueError, RuntimeError) as e:
         raise click.ClickException(str(e))
     res = {"model": str(model_path), "clean": [str(c) for c in clean], **res}
@@ -194,7 +198,8 @@ def shortcut(model_path, clean, strategy, pages, split, as_json, device):
 @click.option("--out", default=Path("reports/compare"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Report folder (written atomically).")
 @method_opt
-@click.option("--n", default=48, show_default=True, type=click.IntRange(1), help="Masked samples per set for AAR.")
+@click.option("--samples", "--n", "n", default=48, show_default=True, type=click.IntRange(1),
+              help="Masked samples per set for AAR (--n is its older name).")
 @click.option("--shortcut-pages", default=40, show_default=True, type=click.IntRange(1),
               help="Clean pages for the shortcut test.")
 @click.option("--audit/--no-audit", default=True, show_default=True,
@@ -240,8 +245,8 @@ def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, audit, au
               help="Clean pages for the cue battery (each at its four turns).")
 @click.option("--cue", "cues", multiple=True, callback=_cues,
               help="Run only these cues, repeatable or comma-separated (default: all; 'interpret cues' lists them).")
-@click.option("--spray-n", default=16, show_default=True, type=click.IntRange(2),
-              help="Test samples per class for the relevance clusters.")
+@click.option("--spray-samples", "--spray-n", "spray_n", default=16, show_default=True, type=click.IntRange(2),
+              help="Test samples per class for the relevance clusters (--spray-n: older name).")
 @click.option("--clusters", default="3", show_default=True, callback=_clusters,
               help="Relevance clusters per class: a number, or 'auto' (eigengap, 1-4).")
 @click.option("--leak/--no-leak", default=True, show_default=True,

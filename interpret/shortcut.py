@@ -57,7 +57,8 @@ def _inputs(page, size: int, strat) -> tuple[list[np.ndarray], list[tuple]]:
     return inputs, tags
 
 
-def shortcut_test(model, data: EvalSource, strategy: str, device: torch.device, limit: int | None = None) -> dict:
+def shortcut_test(model, data: EvalSource, strategy: str, device: torch.device, limit: int | None = None,
+                  seed: int = 0) -> dict:
     """Run both halves of the test on the upright pages of ``data``; JSON-ready dict."""
     strat = get_strategy(strategy)
     size = data.size
@@ -101,7 +102,7 @@ def shortcut_test(model, data: EvalSource, strategy: str, device: torch.device, 
     if not recs:
         out["artifact_only"].update(flip_rate=None, note=f"{strategy} leaves no artifact on these pages without skew")
         return out
-    mean, lo, hi = bootstrap_ci(flips)
+    mean, lo, hi = bootstrap_ci(flips, seed=seed)
     by_angle = {}
     for L in (90, 180, 270):
         sel = [f for f, r in zip(flips, recs) if r.art_angle == L]

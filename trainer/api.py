@@ -1,11 +1,11 @@
-"""The Python API: load a model once, ask for the orientation of pages, get upright copies.
+"""The Python API: load a model once, ask for the orientation of pages, get upright copies::
 
->>> from trainer.api import Orienter                       # doctest: +SKIP
->>> orienter = Orienter()                 # the shipped default model (or Orienter("model.pt"))
->>> r = orienter.predict("scan.png")      # a path, a PIL image, a numpy array, or ("doc.pdf", page)
->>> r.angle, r.confidence, r.needs_review
-(90, 0.998, False)
->>> orienter.upright("scan.png").save("scan-upright.png")
+    from trainer.api import Orienter
+
+    orienter = Orienter()                  # the shipped default model (or Orienter("model.pt"))
+    r = orienter.predict("scan.png")       # a path, a PIL image, a numpy array, or ("doc.pdf", page)
+    r.angle, r.confidence, r.needs_review  # e.g. (90, 0.998, False)
+    orienter.upright("scan.png").save("scan-upright.png")
 
 Conventions as everywhere in docorient: ``angle`` is the CLOCKWISE turn the page shows (0, 90,
 180, 270); :meth:`Orienter.upright` turns the image counter-clockwise by it, losslessly.
