@@ -21,7 +21,29 @@ PAPER_COMPARE := --n 96 --shortcut-pages 100 --ig-steps 32
 help:
 	@echo "make demo    # install what is missing, build 5 variants, train 5 ResNet18s, compare -> reports/demo/"
 	@echo "make test    # the test suite (CPU, hermetic)"
-	@echo "make model   # The default model, shipped inside the package (trainer/weights/): the built-in corpus plus
+	@echo "make model   # the default model: corpus + synthetic pages, multi-view, scan+bars -> runs-full/default/model.pt"
+	@echo "make ship    # copy the trained default model into the package (trainer/weights/)"
+	@echo "make paper   # the full-scale profile, meant for a GPU -> reports/paper/"
+
+install:
+	@command -v pdftoppm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends poppler-utils fonts-dejavu-core; }
+	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	@command -v datagen >/dev/null && $(PYTHON) -c "import datagen, trainer, interpret, kornia, captum, webdataset" 2>/dev/null \
+		|| $(PYTHON) -m pip install -q -e ".[test,onnx]"
+
+test: install
+	$(PYTHON) -m pytest
+
+demo: install
+	@date +"demo started %T"
+	@for s in $(STRATEGIES); do datagen build --rotation=$$s $(QUICK_BUILD) || exit 1; done
+	trainer fit shards/ $(QUICK_FIT) --resume
+	@if [ -f reports/demo/report.json ] && [ -z "$$(find runs -name model.pt -newer reports/demo/report.json)" ]; then \
+		echo "reports/demo is up to date (no model changed since)"; \
+	else interpret compare $(QUICK_COMPARE) --out reports/demo; fi
+	@date +"demo finished %T"
+
+# The default model, shipped inside the package (trainer/weights/): the built-in corpus plus
 # synthetic pages in 28 scripts (datagen synth), upright only (--angles 0: the trainer turns them),
 # 1024 px pages seen as a 128 px whole view plus ink windows, scan and bar augmentation.
 # README "The default model" gives the figures and the machine; `make ship` copies it into the package.
