@@ -298,12 +298,13 @@ class BarAugment(nn.Module):
         return out
 
 
-def make_augment(name: str) -> nn.Module | None:
-    """The augmentation named on the command line (``none`` gives None)."""
+def make_augment(name: str, scan_strength: float = 1.0) -> nn.Module | None:
+    """The augmentation named on the command line (``none`` gives None); ``scan_strength``
+    scales the probability of every scan degradation (0 to 2)."""
     if name not in AUGMENTS:
         raise ValueError(f"unknown augment {name!r}; choose one of: {', '.join(AUGMENTS)}")
     if name == "none":
         return None
-    parts = {"scan": ScanAugment, "bars": BarAugment}
+    parts = {"scan": lambda: ScanAugment(strength=scan_strength), "bars": BarAugment}
     mods = [parts[p]() for p in ("bars", "scan") if p in name.split("+")]
     return mods[0] if len(mods) == 1 else nn.Sequential(*mods)

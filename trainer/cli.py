@@ -66,11 +66,13 @@ def _device(ctx, param, value):
                    "variant's full resolution where the ink is (the variant's size must be a multiple of --size).")
 @click.option("--p-whole", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Multi-view training: the share of samples shown whole (the rest are ink windows).")
+@click.option("--scan-strength", default=1.0, show_default=True, type=click.FloatRange(0, 2),
+              help="--augment scan: scales how often each scan degradation is drawn.")
 @click.option("--val-every", default=1, show_default=True, type=click.IntRange(1),
               help="Validate (and keep the best model) every N epochs, and after the last.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, workers, max_steps, augment, resume,
-        arch, weights, compile_, cache, turns, crops, p_whole, val_every, quiet):
+        arch, weights, compile_, cache, turns, crops, p_whole, scan_strength, val_every, quiet):
     """Train one model per dataset variant found at PATH (a variant, or a folder of variants).
 
     \b
@@ -84,7 +86,7 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
                         resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache, turns=turns,
-                        crops=crops, p_whole=p_whole, val_every=val_every)
+                        crops=crops, p_whole=p_whole, val_every=val_every, scan_strength=scan_strength)
         cfg.validate()
         from datagen.devices import resolve_device
 

@@ -50,6 +50,7 @@ class FitConfig:
     cache: str = "auto"
     turns: bool = False
     val_every: int = 1  # validate every N epochs (and after the last)
+    scan_strength: float = 1.0  # --augment scan: how often each degradation is drawn (0..2)
     crops: int = 0  # > 0: a multi-view model (the whole page + this many ink windows at inference)
     p_whole: float = 0.3  # multi-view training: the share of samples shown as the whole-page view
 
@@ -70,7 +71,7 @@ class FitConfig:
             raise ValueError(f"max-steps must be >= 1, got {self.max_steps}")
         if self.size is not None and self.size < 16:
             raise ValueError(f"size must be >= 16, got {self.size}")
-        make_augment(self.augment)
+        make_augment(self.augment, self.scan_strength)
         if self.cache not in CACHES:
             raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {self.cache!r}")
         if not 0 <= self.crops <= 64 or not 0 <= self.p_whole <= 1:
@@ -79,7 +80,7 @@ class FitConfig:
 
 # the options a resumed run must share with the run it continues (the rest only change speed)
 RESUME_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "seed", "max_steps",
-               "augment", "arch", "weights", "turns", "crops", "p_whole")
+               "augment", "arch", "weights", "turns", "crops", "p_whole", "scan_strength")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -324,7 +325,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
     if cfg.compile:
         net = torch.compile(net)
-    augment = make_augment(cfg.augment)
+    augment = make_augment(cfg.augment, cfg.scan_strength)
     if augment is not None:
         augment = augment.to(device)
     if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":

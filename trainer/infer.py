@@ -179,14 +179,43 @@ DEFAULT_PT = WEIGHTS / "default.pt"
 
 
 def default_model(engine: str = "auto") -> Path:
-    """The model shipped inside the package: its ONNX export for the onnx engine, its fp16
-    checkpoint for torch; ValueError when this installation lacks it."""
-    if engine in ("auto", "onnx") and DEFAULT_ONNX.is_file() and (engine == "onnx" or onnx_available()):
-        return DEFAULT_ONNX
+    """The model shipped inside the package (``trainer/weights/default.pt``, float16).
+
+    For the onnx engine (and ``auto`` when onnxruntime and onnx are installed) its ONNX export is
+    used: shipped as ``default.onnx`` when the package has one, else made once from the
+    checkpoint into the cache (``$DOCORIENT_CACHE/models``; that first run imports torch, the
+    later ones never do).  ValueError when this installation has no default model.
+    """
+    if engine in ("auto", "onnx") and (engine == "onnx" or onnx_available()):
+        if DEFAULT_ONNX.is_file():
+            return DEFAULT_ONNX
+        if DEFAULT_PT.is_file():
+            try:
+                import onnx  # noqa: F401
+            except ImportError:
+                if engine == "onnx":
+                    raise ValueError("the onnx engine needs onnx to export the default model once: "
+                                     "pip install 'docorient-toolkit[onnx]'") from None
+            else:
+                return cached_onnx(DEFAULT_PT)
     if DEFAULT_PT.is_file():
         return DEFAULT_PT
     raise ValueError(f"no model given and this installation has no default model in {WEIGHTS}; "
                      "give a checkpoint (trainer fit writes runs/<variant>/model.pt)")
+
+
+def cached_onnx(pt: Path) -> Path:
+    """The ONNX export of checkpoint ``pt`` in the cache, made (atomically) when it is missing."""
+    from datagen import __version__
+    from datagen.manifest import cache_root
+
+    st = pt.stat()
+    out = cache_root() / "models" / f"{pt.stem}-{__version__}-{st.st_size}-{int(st.st_mtime)}.onnx"
+    if not out.is_file():
+        from .export import export_onnx
+
+        export_onnx(pt, out)
+    return out
 
 
 def is_model_file(arg: str | os.PathLike) -> bool:
