@@ -282,7 +282,7 @@ class VariantData(EvalSource):
                 return
 
     def describe(self) -> str:
-        return f"{self.source} [{self.split}]"
+        return f"{self.source} [{self.split}]" + (", each sample at its four turns" if self.turns else "")
 
 
 class LabelledFiles(EvalSource):
@@ -447,7 +447,9 @@ def open_data(paths, size: int, split: str | None = None, group_by: str | None =
         if v.count(split) == 0:
             raise ValueError(f"{paths[0]}: the {split!r} split is empty (counts: "
                              f"{ {s: v.count(s) for s in ('train', 'val', 'test')} }); choose another with --split")
-        return VariantData(v, split, size)
+        # an upright-only variant (built with --angles 0, for fit --turns) is scored on all four turns
+        upright_only = list(v.record.get("config", {}).get("angles", [])) == [0]
+        return VariantData(v, split, size, turns=upright_only)
     if split:
         raise ValueError("--split applies to a variant folder only")
     if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
