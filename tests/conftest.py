@@ -43,6 +43,21 @@ def _text_page(width: int = 170, height: int = 220, seed: int = 0, paper: int = 
     return im
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Tests never touch the user's cache: the default model's ONNX export, fetched corpora and
+    synth's font scan go to a session folder."""
+    import os
+
+    old = os.environ.get("DOCORIENT_CACHE")
+    os.environ["DOCORIENT_CACHE"] = str(tmp_path_factory.mktemp("docorient-cache"))
+    yield
+    if old is None:
+        os.environ.pop("DOCORIENT_CACHE", None)
+    else:
+        os.environ["DOCORIENT_CACHE"] = old
+
+
 @pytest.fixture
 def text_page():
     """Factory: a text-like page as a PIL ``L`` image (paper and ink levels configurable)."""
