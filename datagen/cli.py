@@ -30,14 +30,7 @@ def _angles(ctx, param, value):
     return out
 
 
-def _device(ctx, param, value):
-    from .devices import check_device
-
-    try:
-        return check_device(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
+from datagen.devices import click_device as _device  # noqa: E402
 
 def _split(ctx, param, value):
     try:

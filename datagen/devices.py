@@ -29,3 +29,13 @@ def resolve_device(name: str):
     if dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} GPU(s)")
     return dev
+
+
+def click_device(ctx, param, value):
+    """The ``--device`` option's click callback, shared by the three command lines."""
+    import click
+
+    try:
+        return check_device(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None

@@ -35,7 +35,6 @@ import math
 import os
 import random
 import re
-import shutil
 import struct
 import sys
 import time
@@ -2116,10 +2115,9 @@ class Generator:
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from .atomic import atomic_write
+
+    atomic_write(path, lambda t: t.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"))
 
 
 def png_bytes(im: Image.Image) -> bytes:
@@ -2166,13 +2164,12 @@ def synth(out: str | os.PathLike, pages: int, seed: int = 0, size_px: int = DEFA
     for n in gen.notes:
         if "skipped" in n:
             log(f"synth: {n}")
+    from .atomic import atomic_dir
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     items: list[dict] = []
     t0 = time.perf_counter()
-    try:
+    with atomic_dir(out) as tmp:
         idx = range(start, start + pages)
         if workers > 1:
             import multiprocessing as mp
@@ -2190,15 +2187,6 @@ def synth(out: str | os.PathLike, pages: int, seed: int = 0, size_px: int = DEFA
         record = {"generator": GENERATOR, "format": FORMAT_VERSION, "seed": seed, "start": start, "pages": pages,
                   "size_px": size_px, "layouts": gen.layouts, **gen.describe(), "notes": gen.notes, "items": items}
         _write_json_atomic(tmp / "synth.json", record)
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     record["elapsed_s"] = elapsed
     return record
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from datagen.devices import DEVICES, check_device, resolve_device
+from datagen.devices import DEVICES, resolve_device
 from datagen.strategies import REGISTRY as STRATEGIES
 from .methods import METHODS
 
@@ -27,12 +27,7 @@ def _methods(ctx, param, value):
 method_opt = click.option("--method", "methods", multiple=True, callback=_methods,
                           help=f"Attribution method(s), repeatable or comma-separated: {', '.join(METHODS)} "
                                "(default: all).")
-def _device(ctx, param, value):
-    try:
-        return check_device(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
+from datagen.devices import click_device as _device  # noqa: E402
 
 def _cues(ctx, param, value):
     from .cues import REGISTRY as CUES

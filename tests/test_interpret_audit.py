@@ -88,52 +88,29 @@ class Constant(nn.Module):
         return torch.eye(4)[self.cls].expand(x.shape[0], 4) * 3.0 + 0 * self.dummy
 
 
-class TinyCNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.f = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                               nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                               nn.Conv2d(16, 16, 3, padding=1), nn.ReLU())
-        self.head = nn.Linear(16 * 8 * 8, 4)
-
-    def forward(self, x):
-        return self.head(self.f(x - 0.5).flatten(1))
-
-
-def _bar(img: np.ndarray, side: int, depth: int, level: int) -> None:
-    sl = [(slice(0, depth), slice(None)), (slice(None), slice(S - depth, S)), (slice(S - depth, S), slice(None)),
-          (slice(None), slice(0, depth))][side]
-    img[sl] = level
-
-
-def bar_data(seeds, mode: str, seed: int = 0):
-    """Every page at its four turns.  ``marked``: each 0-degree sample gets a dark top bar (the
-    data itself says "a bar on top means upright"); ``blind``: half of all samples get a bar on
-    a side drawn uniformly, whatever the label (as ``--augment bars``)."""
-    rng = np.random.default_rng(seed)
+def four_turns(seeds):
+    """Every page of ``seeds`` at its four turns, as model inputs and labels."""
     X, Y = [], []
     for p in Pages(seeds).pages:
         for a in (0, 90, 180, 270):
-            img = square(p.fitted, S, p.paper, a).copy()
-            if mode == "marked" and a == 0:
-                _bar(img, 0, 3, 30)
-            if mode == "blind" and rng.random() < 0.5:
-                _bar(img, int(rng.integers(4)), 3, int(rng.integers(0, 81)))
-            X.append(img)
+            X.append(square(p.fitted, S, p.paper, a))
             Y.append(a // 90)
     return torch.from_numpy(np.stack(X))[:, None].float() / 255, torch.tensor(Y)
 
 
 def train_tiny(mode: str, steps: int = 120) -> nn.Module:
-    torch.manual_seed(0)
-    X, Y = bar_data(range(100, 124), mode)
-    m = TinyCNN()
-    opt = torch.optim.Adam(m.parameters(), 3e-3)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(m(X), Y).backward()
-        opt.step()
-    return m.eval()
+    """A tiny CNN trained for the known answers: ``marked`` (a dark top bar marks every upright
+    sample), ``blind`` (label-blind bars) or ``clean``; bench/audit.py's trainer, shared."""
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from bench.audit import train
+
+    model, _ = train(mode, Pages(range(100, 124)).pages, steps)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +302,7 @@ def test_text_ink_leaves_out_solid_bars_and_artifacts():
 
 
 def test_spray_flags_relevance_on_bars_and_not_on_text():
-    X, Y = bar_data(range(200, 208), "none")
+    X, Y = four_turns(range(200, 208))
     X = X.clone()
     X[:, :, :6] = 0.1  # every sample gets a solid dark top bar, 6 rows deep
     res = spray(SolidLover(), Samples(X, Y), CPU, n_per_class=8, clusters=2)

@@ -24,14 +24,7 @@ def _fail(e: Exception):
     raise click.ClickException(" ".join(str(e).split()))
 
 
-def _device(ctx, param, value):
-    from datagen.devices import check_device
-
-    try:
-        return check_device(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
+from datagen.devices import click_device as _device  # noqa: E402
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
