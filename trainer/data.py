@@ -18,7 +18,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -186,6 +186,18 @@ def _batch(images: list[np.ndarray], labels: list[int], keys: list[str], metas: 
     return Batch(x, torch.tensor(labels), keys, m, metas)
 
 
+def _batched(samples: Iterable[tuple], bs: int) -> Iterator[Batch]:
+    """Group ``(image, label, key, meta)`` samples into batches of ``bs`` (the last may be short)."""
+    buf: list = []
+    for sample in samples:
+        buf.append(sample)
+        if len(buf) >= bs:
+            yield _batch(*map(list, zip(*buf)))
+            buf = []
+    if buf:
+        yield _batch(*map(list, zip(*buf)))
+
+
 class EvalSource:
     """Labelled evaluation data.  Every kind has the same three methods: :meth:`batches` (model
     inputs with labels), :meth:`upright` (the pages upright, for interventions) and
@@ -310,15 +322,9 @@ class LabelledFiles(EvalSource):
             yield row, it
 
     def _batches(self, bs: int) -> Iterator[Batch]:
-        buf: list = []
-        for row, pg in self._pages(undo=False):
-            meta = {k: v for k, v in row.items() if k != "path"}
-            buf.append((square(pg.fitted, self.size, pg.paper), row["angle"] // 90, str(row["file"]), meta))
-            if len(buf) >= bs:
-                yield _batch(*map(list, zip(*buf)))
-                buf = []
-        if buf:
-            yield _batch(*map(list, zip(*buf)))
+        return _batched(((square(pg.fitted, self.size, pg.paper), row["angle"] // 90, str(row["file"]),
+                          {k: v for k, v in row.items() if k != "path"})
+                         for row, pg in self._pages(undo=False)), bs)
 
     def upright(self, limit: int | None = None) -> Iterator[Upright]:
         for n, (row, pg) in enumerate(self._pages(undo=True), start=1):
@@ -356,18 +362,14 @@ class PageSet(EvalSource):
         return self
 
     def _batches(self, bs: int) -> Iterator[Batch]:
-        buf: list = []
-        for pg in self.pages():
-            meta = {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta}
-            for angle in ANGLES:
-                box = page_box(pg.fitted.shape, self.size, angle)
-                buf.append((square(pg.fitted, self.size, pg.paper, angle), angle // 90, f"{pg.key}-r{angle}",
-                            {**meta, "angle": angle, "page_box": box}))
-            if len(buf) >= bs:
-                yield _batch(*map(list, zip(*buf)))
-                buf = []
-        if buf:
-            yield _batch(*map(list, zip(*buf)))
+        def samples():
+            for pg in self.pages():
+                meta = {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta}
+                for angle in ANGLES:
+                    box = page_box(pg.fitted.shape, self.size, angle)
+                    yield (square(pg.fitted, self.size, pg.paper, angle), angle // 90, f"{pg.key}-r{angle}",
+                           {**meta, "angle": angle, "page_box": box})
+        return _batched(samples(), bs)
 
     def upright(self, limit: int | None = None) -> Iterator[Upright]:
         for n, pg in enumerate(self.pages(), start=1):
