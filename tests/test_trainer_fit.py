@@ -428,3 +428,33 @@ def test_a_multi_view_model_trains_evaluates_predicts_and_exports(trainer_cli, d
 
     api = Orienter(out / "model.pt", device="cpu").predict((folder / "d0.pdf", 1))
     assert api.angle == pages[0]["angle"] and abs(api.confidence - pages[0]["confidence"]) < 1e-4
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_a_mismatch(trainer_cli, tiny_shards, tmp_path):
+    """--init CKPT starts from CKPT's weights (checked with a rate too small to move them), is
+    recorded in the checkpoint's config, and a checkpoint of another arch or a missing file is a
+    one-line error that writes nothing."""
+    from trainer.infer import DEFAULT_PT
+
+    base = (tiny_shards / "exact", "--epochs", "1", "--max-steps", "1")
+    fit_ok(trainer_cli, "fit", *base, "--seed", "3", "--out", tmp_path / "a")
+    a = state(tmp_path / "a" / "model.pt")
+    still = ("--lr", "1e-12", "--weight-decay", "0", "--seed", "4")
+    fit_ok(trainer_cli, "fit", *base, *still, "--init", tmp_path / "a" / "model.pt", "--out", tmp_path / "b")
+    fit_ok(trainer_cli, "fit", *base, *still, "--out", tmp_path / "c")
+    b, c = state(tmp_path / "b" / "model.pt"), state(tmp_path / "c" / "model.pt")
+    learned = [k for k in a if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in learned)
+    assert not all(torch.allclose(a[k], c[k], atol=1e-6) for k in learned)  # the check can fail
+    ck = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert ck["config"]["init"] == str(tmp_path / "a" / "model.pt")
+
+    r = trainer_cli("fit", *base, "--init", tmp_path / "a" / "model.pt", "--arch", "mobilenet_v3_small",
+                    "--out", tmp_path / "d", *TINY_FIT)
+    assert r.exit_code == 1 and "--init is a resnet18" in r.output and "Traceback" not in r.output, cli_explain(r)
+    r = trainer_cli("fit", *base, "--init", tmp_path / "nope.pt", "--out", tmp_path / "e", *TINY_FIT)
+    assert r.exit_code == 1 and "nope.pt: no such checkpoint file" in r.output, cli_explain(r)
+    assert not (tmp_path / "d").exists() and not (tmp_path / "e").exists()
+    if DEFAULT_PT.is_file():  # the shipped model is a start too, at any input size
+        fit_ok(trainer_cli, "fit", *base, "--init", "default", "--out", tmp_path / "f")
+        assert torch.load(tmp_path / "f" / "model.pt", weights_only=True)["config"]["init"] == "default"

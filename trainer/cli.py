@@ -48,6 +48,9 @@ from datagen.devices import click_device as _device  # noqa: E402
 @click.option("--arch", default="resnet18", show_default=True, type=click.Choice(ARCHS),
               help="torchvision classifier, made 1-channel with a 4-way head.")
 @click.option("--weights", default=None, help="torchvision weights name (e.g. DEFAULT): downloads, needs the network.")
+@click.option("--init", default=None, metavar="CKPT",
+              help="Start from the weights of a docorient checkpoint ('default': the shipped model), e.g. to "
+                   "fine-tune it on your own pages; --size may differ from the checkpoint's.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (useful on CUDA).")
 @click.option("--cache", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
               help="Keep the decoded train split in memory after the first epoch (auto: if it fits in 4 GiB).")
@@ -65,12 +68,13 @@ from datagen.devices import click_device as _device  # noqa: E402
               help="Validate (and keep the best model) every N epochs, and after the last.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, workers, max_steps, augment, resume,
-        arch, weights, compile_, cache, turns, crops, p_whole, scan_strength, val_every, quiet):
+        arch, weights, init, compile_, cache, turns, crops, p_whole, scan_strength, val_every, quiet):
     """Train one model per dataset variant found at PATH (a variant, or a folder of variants).
 
     \b
     Example:  trainer fit shards/                       # -> runs/<variant>/model.pt for each
               trainer fit shards/exact --epochs 20 --augment scan --out runs/exact-scan
+              trainer fit my-shards/ --init default --epochs 4 --lr 5e-4   # fine-tune the shipped model
     """
     from .engine import FitConfig, dist_info, fit as fit_variant, summary_table
 
@@ -79,7 +83,8 @@ def fit(path, out, epochs, batch_size, lr, weight_decay, size, device, seed, wor
         cfg = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, size=size,
                         device=device, seed=seed, workers=workers, max_steps=max_steps, augment=augment,
                         resume=resume, arch=arch, weights=weights, compile=compile_, cache=cache, turns=turns,
-                        crops=crops, p_whole=p_whole, val_every=val_every, scan_strength=scan_strength)
+                        crops=crops, p_whole=p_whole, val_every=val_every, scan_strength=scan_strength,
+                        init=init)
         cfg.validate()
         from datagen.devices import resolve_device
 

@@ -53,6 +53,7 @@ class FitConfig:
     scan_strength: float = 1.0  # --augment scan: how often each degradation is drawn (0..2)
     crops: int = 0  # > 0: a multi-view model (the whole page + this many ink windows at inference)
     p_whole: float = 0.3  # multi-view training: the share of samples shown as the whole-page view
+    init: str | None = None  # start from this docorient checkpoint's weights ("default": the shipped model)
 
     def validate(self):
         for k in ("epochs", "batch_size"):
@@ -74,13 +75,15 @@ class FitConfig:
         make_augment(self.augment, self.scan_strength)
         if self.cache not in CACHES:
             raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {self.cache!r}")
+        if self.init and self.weights:
+            raise ValueError("--init and --weights both choose the starting weights; give one of them")
         if not 0 <= self.crops <= 64 or not 0 <= self.p_whole <= 1:
             raise ValueError(f"crops must be 0..64 and p-whole 0..1, got {self.crops} and {self.p_whole}")
 
 
 # the options a resumed run must share with the run it continues (the rest only change speed)
 RESUME_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "warmup_epochs", "label_smoothing", "seed", "max_steps",
-               "augment", "arch", "weights", "turns", "crops", "p_whole", "scan_strength")
+               "augment", "arch", "weights", "turns", "crops", "p_whole", "scan_strength", "init")
 
 
 def dist_info() -> tuple[int, int, int]:
@@ -244,6 +247,24 @@ def _val_data(variant: Variant, size: int, turns: bool = False) -> VariantData |
     return VariantData(variant, "val", size, turns=turns)
 
 
+def _init_weights(cfg: FitConfig) -> dict | None:
+    """The state dict ``--init`` starts from (float32), or None; ValueError (one line, naming the
+    file) when it is not a docorient checkpoint of the asked ``--arch``."""
+    if not cfg.init:
+        return None
+    from .infer import DEFAULT_PT
+    from .models import model_from_checkpoint
+
+    src = DEFAULT_PT if cfg.init == "default" else Path(cfg.init)
+    if cfg.init == "default" and not src.is_file():
+        raise ValueError(f"--init default: this installation has no shipped model ({src})")
+    ck = load_checkpoint(src)
+    if ck["arch"] != cfg.arch:
+        raise ValueError(f"{src}: --init is a {ck['arch']}, the command asks for --arch {cfg.arch}; "
+                         f"add --arch {ck['arch']}")
+    return model_from_checkpoint(ck, "cpu", src).state_dict()
+
+
 def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:
     """Train one model on ``variant`` into ``out``; returns the final summary dict."""
     from tqdm import tqdm
@@ -251,6 +272,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     cfg.validate()
     rank, world, local_rank = dist_info()
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    init = _init_weights(cfg)  # checked before anything is written
     main_proc = rank == 0
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
@@ -284,7 +306,10 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
 
-    model = build_model(cfg.arch, cfg.weights).to(device)
+    model = build_model(cfg.arch, cfg.weights)
+    if init is not None:
+        model.load_state_dict(init)
+    model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
