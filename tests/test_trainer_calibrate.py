@@ -84,3 +84,22 @@ def test_calibrate_writes_a_new_checkpoint_and_never_the_model(trainer_cli, tiny
     assert ck["temperature"] == info["temperature"] and model.read_bytes() == before
     r = trainer_cli("calibrate", model, tiny_shards / "exact", "--out", model, *DEV)
     assert r.exit_code == 1 and "MODEL itself" in r.output and model.read_bytes() == before
+
+
+def test_calibrate_target_risk_moves_the_threshold_as_review_threshold_says(trainer_cli, tiny_fit, tiny_shards,
+                                                                          tmp_path):
+    """--target-risk R: the stored threshold is review_threshold's at R on the same predictions, and
+    a looser target never asks for a higher threshold."""
+    _, runs = tiny_fit
+    model = runs / "exact" / "model.pt"
+    got = {}
+    for risk in ("0.01", "0.5"):
+        out = tmp_path / f"cal-{risk}.pt"
+        r = trainer_cli("calibrate", model, tiny_shards / "exact", "--out", out, "--target-risk", risk, *DEV)
+        assert r.exit_code == 0, cli_explain(r)
+        ck = torch.load(out, weights_only=True)
+        assert ck["calibration"]["target_risk"] == float(risk)
+        got[risk] = ck["review_threshold"]
+    assert got["0.5"] <= got["0.01"]
+    r = trainer_cli("calibrate", model, tiny_shards / "exact", "--out", tmp_path / "x.pt", "--target-risk", "0", *DEV)
+    assert r.exit_code == 2 and "--target-risk" in r.output and not (tmp_path / "x.pt").exists()

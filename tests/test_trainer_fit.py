@@ -395,7 +395,7 @@ def test_turns_train_all_four_classes_from_upright_samples(trainer_cli, datagen_
 
 
 def test_a_multi_view_model_trains_evaluates_predicts_and_exports(trainer_cli, datagen_cli, make_pdf, tmp_path,
-                                                                  close_cached_pdfium_documents):
+                                                                  close_cached_pdfium_documents, monkeypatch):
     """--crops: the whole page plus ink windows of the full-resolution page.  Training, eval on
     the shards and on the PDFs, predict and the Python API all see the same views."""
     from trainer.engine import random_views
@@ -428,6 +428,17 @@ def test_a_multi_view_model_trains_evaluates_predicts_and_exports(trainer_cli, d
 
     api = Orienter(out / "model.pt", device="cpu").predict((folder / "d0.pdf", 1))
     assert api.angle == pages[0]["angle"] and abs(api.confidence - pages[0]["confidence"]) < 1e-4
+    # trainer calibrate reads the val split through the same views as fit's own calibration did
+    from trainer import engine
+
+    seen, real = {}, engine.calibrate_model
+    monkeypatch.setattr(engine, "calibrate_model", lambda m, d, dev, **kw: seen.update(kw) or real(m, d, dev, **kw))
+    r = trainer_cli("calibrate", out / "model.pt", var, "--split", "val", "--out", tmp_path / "cal.pt",
+                    "--device", "cpu")
+    assert r.exit_code == 0, cli_explain(r)
+    assert seen["spec"] == (32, 64, 2)
+    cal = json.loads(r.stdout)["calibration"]
+    assert cal["n"] == ck["calibration"]["n"] and abs(cal["ece_before"] - ck["calibration"]["ece_before"]) < 1e-6
 
 
 def test_init_starts_from_a_checkpoint_and_refuses_a_mismatch(trainer_cli, tiny_shards, tmp_path):

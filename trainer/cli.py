@@ -288,12 +288,16 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, pe
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split of a variant (default val).")
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Render processes (default: the cores, at most 8).")
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N.")
-def calibrate(model_path, data, out, split, workers, device):
+@click.option("--target-risk", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="The review threshold is the lowest confidence at which the pages turned automatically are "
+                   "at most this share wrong on DATA.")
+def calibrate(model_path, data, out, split, workers, device, target_risk):
     """Fit MODEL's temperature and review threshold on labelled DATA (as trainer eval reads it)
     and write the calibrated checkpoint to OUT.
 
     \b
     Example:  trainer calibrate runs/exact/model.pt shards/exact --split val --out runs/exact/calibrated.pt
+              trainer calibrate model.pt my-pages/labels.csv --target-risk 0.02 --out model-2pct.pt
     """
     from .data import open_data
     from .engine import calibrate_model
@@ -305,13 +309,17 @@ def calibrate(model_path, data, out, split, workers, device):
 
         if out.resolve() == model_path.resolve():
             raise ValueError(f"{out}: is MODEL itself; write the calibrated checkpoint to another file")
+        from .infer import input_spec
+
         dev = resolve_device(device)
         model, ck = load_model(model_path, dev)
-        ds = open_data(list(data), int(ck["input_size"]), split=split or ("val" if len(data) == 1 and
-                                                                          (data[0] / "dataset.json").is_file() else None),
+        spec = input_spec(ck)  # (size, page side, crops): the data is read as eval and predict read it
+        ds = open_data(list(data), spec[1], split=split or ("val" if len(data) == 1 and
+                                                            (data[0] / "dataset.json").is_file() else None),
                        dpi=float(ck.get("dataset_config", {}).get("dpi", 100.0)), workers=workers)
         ck.pop("temperature", None)
-        info = calibrate_model(model, ds, dev, log=lambda s: click.echo(s, err=True))
+        info = calibrate_model(model, ds, dev, log=lambda s: click.echo(s, err=True), spec=spec,
+                               target_risk=target_risk)
         ck.update(info)
         out.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(out, ck)

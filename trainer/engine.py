@@ -436,10 +436,13 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     return summary
 
 
-def calibrate_model(model, data, device, log=None, spec=None) -> dict:
+def calibrate_model(model, data, device, log=None, spec=None, target_risk: float | None = None) -> dict:
     """Temperature and review threshold of ``model`` on labelled ``data``: the fields a
-    checkpoint carries (``temperature``, ``review_threshold``, ``calibration``)."""
+    checkpoint carries (``temperature``, ``review_threshold``, ``calibration``).  The threshold
+    is the lowest at which the pages kept are at most ``target_risk`` wrong (default 1 %)."""
     from .calibrate import TARGET_RISK, calibration, fit_temperature, review_threshold
+
+    target_risk = TARGET_RISK if target_risk is None else float(target_risk)
 
     res = evaluate(model, data, device, batch_size=128, spec=spec)
     if res.n == 0:
@@ -452,15 +455,15 @@ def calibrate_model(model, data, device, log=None, spec=None) -> dict:
     pt = np.exp(z - z.max(1, keepdims=True))
     pt /= pt.sum(1, keepdims=True)
     before, after = calibration(p, y)["ece"], calibration(pt, y)["ece"]
-    rt = review_threshold(pt.max(1), pt.argmax(1) == y)
+    rt = review_threshold(pt.max(1), pt.argmax(1) == y, target_risk)
     info = {"temperature": round(float(t), 4), "review_threshold": round(float(rt["threshold"]), 4),
             "calibration": {"data": data.describe(), "n": int(res.n), "accuracy": res.accuracy,
-                            "ece_before": before, "ece_after": after, "target_risk": TARGET_RISK,
+                            "ece_before": before, "ece_after": after, "target_risk": target_risk,
                             "coverage_at_threshold": rt["coverage"], "risk_at_threshold": rt["risk"]}}
     if log:
         log(f"calibrated on {data.describe()}: temperature {t:.3f}, ECE {100 * before:.2f} % -> {100 * after:.2f} %, "
             f"review threshold {rt['threshold']:.3f} (turns {100 * rt['coverage']:.1f} % of pages at "
-            f"<= {100 * TARGET_RISK:g} % error)")
+            f"<= {100 * target_risk:g} % error)")
     return info
 
 
