@@ -21,7 +21,7 @@ PAPER_COMPARE := --n 96 --shortcut-pages 100 --ig-steps 32
 help:
 	@echo "make demo    # install what is missing, build 5 variants, train 5 ResNet18s, compare -> reports/demo/"
 	@echo "make test    # the test suite (CPU, hermetic)"
-	@echo "make model   # the default model: corpus + synthetic pages, multi-view, scan+bars -> runs-full/default/model.pt"
+	@echo "make model   # the default model: corpus + synthetic pages, ResNet18 at 128 px then 256 px, scan+bars -> runs-full/default/model.pt"
 	@echo "make ship    # copy the trained default model into the package (trainer/weights/)"
 	@echo "make paper   # the full-scale profile, meant for a GPU -> reports/paper/"
 
@@ -48,8 +48,10 @@ demo: install
 # 1024 px pages seen as a 128 px whole view plus ink windows, scan and bar augmentation.
 # README "The default model" gives the figures and the machine; `make ship` copies it into the package.
 SYNTH_PAGES ?= 2500
-MODEL_ARCH  ?= mobilenet_v3_small
-MODEL_FIT   ?= --turns --augment scan+bars --arch $(MODEL_ARCH) --size 128 --crops 4 --p-whole 0.35 --epochs 40 --lr 3e-3 --batch-size 64 --workers 1 --val-every 5 --seed 0
+MODEL_ARCH  ?= resnet18
+# stage 1: the whole page averaged down from 1024 px to 128 px; stage 2: the same at 256 px, from stage 1's weights
+MODEL_FIT   ?= --turns --augment scan+bars --scan-strength 0.7 --arch $(MODEL_ARCH) --size 128 --epochs 16 --lr 2e-3 --batch-size 64 --workers 1 --val-every 2 --seed 0
+MODEL_TUNE  ?= --turns --augment scan+bars --scan-strength 0.7 --arch $(MODEL_ARCH) --size 256 --epochs 6 --lr 1e-3 --batch-size 64 --workers 1 --val-every 2 --seed 1
 SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fonts-freefont-ttf fonts-ebgaramond \
 	fonts-sil-gentiumplus fonts-sil-charis fonts-sil-abyssinica fonts-sil-padauk fonts-sil-scheherazade fonts-kacst \
 	fonts-khmeros fonts-thai-tlwg fonts-nanum fonts-ipaexfont-mincho fonts-dkg-handwriting fonts-breip fonts-bwht \
@@ -63,10 +65,11 @@ synth/synth.json: | fonts
 
 model: install synth/synth.json
 	datagen build data_manifests/debian-docs.toml synth --rotation=exact --angles 0 --size 1024 --out shards-full/default
-	trainer fit shards-full/default --out runs-full/default --resume $(MODEL_FIT)
+	trainer fit shards-full/default --out runs-full/default-128 --resume $(MODEL_FIT)
+	trainer fit shards-full/default --out runs-full/default --resume --init runs-full/default-128/model.pt $(MODEL_TUNE)
 
 ship: runs-full/default/model.pt
-	trainer export runs-full/default/model.pt --pt trainer/weights/default.pt --onnx trainer/weights/default.onnx
+	trainer export runs-full/default/model.pt --pt trainer/weights/default.pt
 
 paper: install
 	@for s in $(STRATEGIES); do datagen build --rotation=$$s --out shards-paper/$$s $(PAPER_BUILD) || exit 1; done
