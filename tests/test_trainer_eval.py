@@ -201,3 +201,37 @@ def test_eval_tta_flag(trainer_cli, tiny_models, tiny_shards):
     res = eval_json(trainer_cli, tiny_models["exact"], tiny_shards / "exact", "--tta")
     assert res["tta"] is True
     check_consistent(res, 16)
+
+
+def test_an_eval_source_of_upright_pages_gets_four_turn_batches_by_default():
+    """EvalSource's default batches: every upright page at its four lossless turns, labelled by
+    the turn; a source without upright pages says so in one line."""
+    import numpy as np
+    import pytest
+
+    from datagen.preprocess import square
+    from trainer.data import EvalSource, Upright
+
+    class Two(EvalSource):
+        size = 16
+
+        def upright(self, limit=None):
+            page = np.full((16, 10), 230, np.uint8)
+            page[2:4, 1:9] = 0  # a line near the top: each turn looks different
+            yield from [Upright("a", page, 230), Upright("b", page[::-1].copy(), 230)][:limit]
+
+    batches = list(Two().batches(3))
+    assert [len(b.keys) for b in batches] == [3, 3, 2]
+    keys = [k for b in batches for k in b.keys]
+    labels = [int(x) for b in batches for x in b.labels]
+    assert keys[:4] == ["a-r0", "a-r90", "a-r180", "a-r270"] and labels == [0, 1, 2, 3] * 2
+    first = batches[0].images[1, 0].mul(255).round().byte().numpy()
+    page = next(Two().upright())
+    assert np.array_equal(first, square(page.fitted, 16, 230, 90))
+    assert Two().describe() == "Two"
+
+    class NoPages(EvalSource):
+        size = 16
+
+    with pytest.raises(TypeError, match="NoPages: holds labelled samples only"):
+        next(NoPages().upright())

@@ -223,14 +223,23 @@ class EvalSource:
             self._cache = list(self._batches(256))
         return self
 
-    def _batches(self, batch_size: int) -> Iterator[Batch]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _batches(self, batch_size: int) -> Iterator[Batch]:
+        """By default, every upright page at its four lossless turns (what :class:`PageSet`
+        does, without its document fields); a source with stored samples overrides this."""
+        return _batched((t for u in self.upright() for t in self._four_turns(u.key, u.fitted, u.paper, {})),
+                        batch_size)
 
-    def upright(self, limit: int | None = None) -> Iterator[Upright]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _four_turns(self, key: str, fitted: np.ndarray, paper: int, meta: dict) -> Iterator[tuple]:
+        """One upright page as four labelled samples, turned losslessly by each angle."""
+        for angle in ANGLES:
+            yield (square(fitted, self.size, paper, angle), angle // 90, f"{key}-r{angle}",
+                   {**meta, "angle": angle, "page_box": page_box(fitted.shape, self.size, angle)})
 
-    def describe(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def upright(self, limit: int | None = None) -> Iterator[Upright]:
+        raise TypeError(f"{self.describe()}: holds labelled samples only, no upright pages to turn or edit")
+
+    def describe(self) -> str:
+        return type(self).__name__
 
 
 class VariantData(EvalSource):
@@ -362,14 +371,8 @@ class PageSet(EvalSource):
         return self
 
     def _batches(self, bs: int) -> Iterator[Batch]:
-        def samples():
-            for pg in self.pages():
-                meta = {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta}
-                for angle in ANGLES:
-                    box = page_box(pg.fitted.shape, self.size, angle)
-                    yield (square(pg.fitted, self.size, pg.paper, angle), angle // 90, f"{pg.key}-r{angle}",
-                           {**meta, "angle": angle, "page_box": box})
-        return _batched(samples(), bs)
+        return _batched((t for pg in self.pages() for t in self._four_turns(
+            pg.key, pg.fitted, pg.paper, {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta})), bs)
 
     def upright(self, limit: int | None = None) -> Iterator[Upright]:
         for n, pg in enumerate(self.pages(), start=1):

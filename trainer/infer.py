@@ -12,6 +12,7 @@ is labelled ``L - 90k``, so the four answers are aligned and their log-probabili
 """
 from __future__ import annotations
 
+import abc
 import json
 import os
 from pathlib import Path
@@ -56,15 +57,16 @@ def combine_views(z: np.ndarray, temperature: float) -> np.ndarray:
     return _softmax(_log_softmax_last(z / temperature).mean(1))
 
 
-class _Engine:
+class _Engine(abc.ABC):
     """What both engines share: ``predict`` on ``(B, S, S)`` inputs (one view per page) or
     ``(B, V, S, S)`` (the views of a multi-view model), with or without TTA."""
 
     tta = False
     temperature = 1.0
 
-    def logits(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Raw logits ``(N, 4)`` of ``(N, S, S)`` uint8 model inputs."""
 
     def _views_logits(self, x: np.ndarray) -> np.ndarray:
         if x.ndim == 3:
