@@ -37,6 +37,16 @@ def assert_same_state(a: dict, b: dict):
     assert not diff, f"{len(diff)} tensors differ, e.g. {diff[:3]}"
 
 
+def upright_variant(datagen_cli, make_pdf, folder: Path, out: Path, seed: int, size: int, split: str):
+    """Four 2-page PDFs in ``folder`` built into an upright-only exact variant at ``out``."""
+    for i in range(4):
+        make_pdf(f"d{i}", pages=2, seed=seed + i, folder=folder)
+    r = datagen_cli("build", folder, "--out", out, "--rotation", "exact", "--angles", "0", "--size", str(size),
+                    "--split", split, "--device", "cpu", "--workers", "1", "-q")
+    assert r.exit_code == 0, r.output
+    return folder, out
+
+
 # --------------------------------------------------------------------------- happy path
 def test_fit_folder_of_variants_writes_one_run_per_variant(tiny_fit, tiny_shards):
     r, runs = tiny_fit
@@ -374,13 +384,7 @@ def test_turns_train_all_four_classes_from_upright_samples(trainer_cli, datagen_
     tx2, ty2 = random_turns(x, y, seed=3, step=7)
     assert torch.equal(ty, ty2) and len(set(ty.tolist())) > 1
 
-    folder = tmp_path / "pdfs"
-    for i in range(4):
-        make_pdf(f"d{i}", pages=2, seed=20 + i, folder=folder)
-    v = tmp_path / "up"
-    r = datagen_cli("build", folder, "--out", v, "--rotation", "exact", "--angles", "0", "--size", "32",
-                    "--split", "0.5,0.5,0", "--device", "cpu", "--workers", "1", "-q")
-    assert r.exit_code == 0, r.output
+    folder, v = upright_variant(datagen_cli, make_pdf, tmp_path / "pdfs", tmp_path / "up", 20, 32, "0.5,0.5,0")
     out = tmp_path / "run"
     r = trainer_cli("fit", v, "--out", out, "--epochs", "1", "--turns", *TINY_FIT)
     assert r.exit_code == 0, cli_explain(r)
@@ -405,13 +409,7 @@ def test_a_multi_view_model_trains_evaluates_predicts_and_exports(trainer_cli, d
     v = random_views(x, 32, 0.5, seed=0, step=0)
     assert v.shape == (4, 1, 32, 32) and torch.equal(v, random_views(x, 32, 0.5, seed=0, step=0))
 
-    folder = tmp_path / "pdfs"
-    for i in range(4):
-        make_pdf(f"d{i}", pages=2, seed=40 + i, folder=folder)
-    var = tmp_path / "v64"
-    r = datagen_cli("build", folder, "--out", var, "--rotation", "exact", "--angles", "0", "--size", "64",
-                    "--split", "0.5,0.25,0.25", "--device", "cpu", "--workers", "1", "-q")
-    assert r.exit_code == 0, r.output
+    folder, var = upright_variant(datagen_cli, make_pdf, tmp_path / "pdfs", tmp_path / "v64", 40, 64, "0.5,0.25,0.25")
     out = tmp_path / "mv"
     r = trainer_cli("fit", var, "--out", out, "--epochs", "1", "--turns", "--size", "32", "--crops", "2",
                     "--arch", "mobilenet_v3_small", *TINY_FIT)
