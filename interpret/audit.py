@@ -503,23 +503,14 @@ def audit(run_paths: list[Path], out: Path, clean: list[Path] | None = None, cue
           seed: int = 0, spray_n: int = 16, clusters=3, leak: bool = True, spray_on: bool = True,
           device: torch.device | None = None, log=None) -> dict:
     """Audit runs (default: every run under ``runs/``) and write the report into ``out``."""
-    from datagen.contract import is_variant, load_variant
     from trainer.data import clean_test_data, open_data
-    from trainer.models import load_model
-    from .compare import find_runs
+    from .compare import find_runs, load_runs
 
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     device = device or torch.device("cpu")
     _cue_list(cues)  # unknown names fail before any model is loaded
     runs, skipped = find_runs(run_paths, log)
-    entries = []
-    for r in runs:
-        model, ck = load_model(r.ckpt_path, device)
-        vpath = Path(ck.get("dataset_path", ""))
-        variant = load_variant(vpath) if is_variant(vpath) else None
-        if variant is None and not clean:
-            raise ValueError(f"{r.ckpt_path}: its training data {vpath} is gone; name clean pages with --clean")
-        entries.append((r, model, ck, variant))
+    entries = load_runs(runs, device, None if clean else "name clean pages with --clean")
     cache: dict[tuple, EvalSource] = {}
 
     def clean_for(entry) -> EvalSource:

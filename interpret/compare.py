@@ -73,6 +73,20 @@ def find_runs(paths: list[Path], log=print) -> tuple[list[Run], list[str]]:
     return runs, skipped
 
 
+def load_runs(runs: list[Run], device: torch.device, missing: str | None) -> list[tuple]:
+    """``(run, model, checkpoint, variant)`` per run, the variant being the run's training data, or
+    None when it is gone; with ``missing`` set, a gone variant is an error that ends with it."""
+    loaded = []
+    for r in runs:
+        model, ck = load_model(r.ckpt_path, device)
+        vpath = Path(ck.get("dataset_path", ""))
+        variant = load_variant(vpath) if is_variant(vpath) else None
+        if variant is None and missing:
+            raise ValueError(f"{r.ckpt_path}: its training data {vpath} is gone; {missing}")
+        loaded.append((r, model, ck, variant))
+    return loaded
+
+
 def ensure_probe(probe: Path | None, first_variant: Variant, log=print) -> Variant:
     """The probe variant; with none named, ``shards/kornia-zeros``, built like the runs' data if absent."""
     if probe is not None:
@@ -108,14 +122,7 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
     methods = list(methods or METHODS)
     t0 = time.time()
     runs, skipped = find_runs(run_paths, log)
-    loaded = []
-    for r in runs:
-        model, ck = load_model(r.ckpt_path, device)
-        vpath = Path(ck.get("dataset_path", ""))
-        variant = load_variant(vpath) if is_variant(vpath) else None
-        if variant is None:
-            raise ValueError(f"{r.ckpt_path}: its training data {vpath} is gone; compare needs each run's variant")
-        loaded.append((r, model, ck, variant))
+    loaded = load_runs(runs, device, "compare needs each run's variant")
     probe_v = ensure_probe(probe, loaded[0][3], log)
     test_docs = {tuple(sorted(d["id"] for d in v.documents("test"))) for *_, v in loaded}
     notes = list(skipped)
