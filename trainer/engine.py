@@ -162,6 +162,12 @@ def random_views(x: torch.Tensor, size: int, p_whole: float, seed: int, step: in
     return out
 
 
+def views_mode(side: int, size: int, crops: int) -> bool:
+    """Does a model of input ``size`` see views of ``side``-px squares (block-mean whole pages, as
+    inference makes them, or multi-view windows) rather than the squares resized?"""
+    return bool(crops) or (side != size and side % size == 0)
+
+
 def code_version() -> dict:
     """The package version and, in a git checkout, the commit (dirty or not) the run was made with."""
     import subprocess
@@ -200,7 +206,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, device, size, augment, 
             break
         y = labels.to(device, non_blocking=True)
         side = images.shape[-1]
-        if cfg.crops or (side != size and side % size == 0):
+        if views_mode(side, size, cfg.crops):
             # views first, on the 8-bit pages (a quarter turn commutes with them): the big pages are
             # never converted to float as a whole
             x = random_views(images.to(device, non_blocking=True), size, cfg.p_whole if cfg.crops else 1.0,
@@ -286,8 +292,8 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
         out.mkdir(parents=True, exist_ok=True)
     size = cfg.size or variant.size
     side = variant.size
-    spec = (size, side, cfg.crops)
-    views_mode = bool(cfg.crops) or (side != size and side % size == 0)  # block-mean whole views, as inference
+    views = views_mode(side, size, cfg.crops)
+    eval_spec = (size, side, cfg.crops) if views else None  # how eval and calibration read the val squares
     if cfg.crops and side % size:
         raise ValueError(f"{variant.path}: a multi-view model needs the variant's size ({side}) to be a multiple of "
                          f"--size ({size}); rebuild it with datagen build --size {size * max(1, side // size)}")
@@ -356,7 +362,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":
         raise ValueError(f"{variant.path}: --turns turns samples losslessly, which only an exact variant allows "
                          f"(this one is {variant.strategy}: its artifacts would turn with the page)")
-    val = _val_data(variant, side if views_mode else size, turns=cfg.turns) if main_proc else None
+    val = _val_data(variant, side if views else size, turns=cfg.turns) if main_proc else None
 
     recipe = {"command": " ".join(["trainer"] + sys.argv[1:]) if sys.argv and "trainer" in sys.argv[0] else None,
               "config": _plain(asdict(cfg))}
@@ -368,7 +374,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
 
     def checkpoint(metrics: dict) -> dict:
         return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
-                **({"page_side": side, "crops": cfg.crops} if views_mode else {}),
+                **({"page_side": side, "crops": cfg.crops} if views else {}),
                 "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
                 "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
                 "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
@@ -399,7 +405,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             continue
         row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
         if val is not None and (state["epoch"] % cfg.val_every == 0 or state["epoch"] == cfg.epochs):
-            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=spec if views_mode else None)
+            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=eval_spec)
             row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
         else:
             row.update(val_acc=None, val_n=0, val_confusion=None)
@@ -430,7 +436,7 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
             best = load_checkpoint(best_path)
             if "temperature" not in best:
                 model.load_state_dict(best["model"])
-                best.update(calibrate_model(model, val, device, log, spec=spec if views_mode else None))
+                best.update(calibrate_model(model, val, device, log, spec=eval_spec))
                 save_checkpoint(best_path, best)
         summary = finish_run(out, variant, state)
     return summary
