@@ -110,7 +110,8 @@ def _split_model(args: tuple) -> tuple[Path | None, list[Path]]:
 
 
 def _load(model_path, device, engine: str = "torch", tta: bool = False):
-    """(engine object, checkpoint-or-meta dict, size, dpi) for a model path (None = the default)."""
+    """(engine object, checkpoint-or-meta dict, input spec ``(size, page side, crops)``, dpi, path)
+    for a model path (None = the default)."""
     from .infer import OnnxEngine, TorchEngine, default_model, input_spec, onnx_available
 
     path = Path(model_path) if model_path else default_model(engine)
@@ -174,9 +175,9 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
         model_path, data = _split_model(args)
         if not data:
             raise click.UsageError("no DATA given: a variant folder, a file,angle CSV, a manifest, or PDFs and images")
-        eng, ckpt, size, ddpi, path = _load(model_path, device, engine, tta)
-        ds = open_data(data, size[1], split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
-        res = evaluate(None, ds, batch_size=batch_size, engine=eng, spec=size)
+        eng, ckpt, spec, ddpi, path = _load(model_path, device, engine, tta)
+        ds = open_data(data, spec[1], split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
+        res = evaluate(None, ds, batch_size=batch_size, engine=eng, spec=spec)
         res.review_threshold = float(ckpt.get("review_threshold", 0.0)) if "review_threshold" in ckpt else None
         if plots and res.n:
             from .plots import plot_reliability, plot_risk_coverage
@@ -242,7 +243,7 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, pe
             raise click.UsageError("no FILES given: images, PDFs or folders of them")
         if fix_dir is None and not in_place and (overwrite or min_confidence is not None):
             raise ValueError("--overwrite and --min-confidence apply to --fix or --in-place")
-        eng, meta, size, ddpi, path = _load(model_path, device, engine, tta)
+        eng, meta, spec, ddpi, path = _load(model_path, device, engine, tta)
         sel = expand_files(files)
         plan = plan_fix(sel, fix_dir, in_place, overwrite) if (fix_dir or in_place) else None
         mc = float(meta.get("review_threshold", 0.0)) if min_confidence is None else min_confidence
@@ -257,12 +258,12 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, pe
                 click.echo(table_row(p))
 
         if per_document:  # every page of a document is needed before any can be shown
-            preds = vote_documents(predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc),
+            preds = vote_documents(predict_pages(eng, sel, spec, dpi or ddpi, workers, batch_size, Decision(mc),
                                                  max_pixels), decision=Decision(mc))
             for p in preds:
                 show(p)
         else:
-            preds = predict_pages(eng, sel, size, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
+            preds = predict_pages(eng, sel, spec, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
         state["preds"] = preds
         if plan is not None:
             review_csv = None if in_place else fix_dir / "review.csv"
