@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from datagen.contract import find_variants
+from datagen.devices import click_device as _device
 
 AUGMENTS = ("none", "scan", "bars", "scan+bars")  # trainer.augment.AUGMENTS (kept here: no torch import)
 ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
@@ -23,8 +24,6 @@ def main():
 def _fail(e: Exception):
     raise click.ClickException(" ".join(str(e).split()))
 
-
-from datagen.devices import click_device as _device  # noqa: E402
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
+from datagen.atomic import atomic_write as _atomic
 from datagen.pages import Page, PageReader, Selection, Skip, expand
 from datagen.render import default_workers
 
@@ -108,10 +109,10 @@ def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None 
     ``(B, V, S, S)``) uint8 model inputs and returns ``(probs (B, 4), agree (B,) bool | None)``:
     probabilities and, with TTA, whether the four turned views agreed.
     """
+    from datagen.render import DEFAULT_MAX_PIXELS
     from .infer import model_inputs
 
     spec = (size, size, 0) if isinstance(size, int) else tuple(size)
-    from datagen.render import DEFAULT_MAX_PIXELS
 
     decision = decision or Decision()
     out: list[PagePrediction] = []
@@ -241,9 +242,6 @@ def plan_fix(sel: Selection, out_dir: Path | None, in_place: bool = False, overw
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ValueError(f"{existing[0]}{more} already exist(s); nothing was written (--overwrite replaces them)")
     return FixPlan(targets)
-
-
-from datagen.atomic import atomic_write as _atomic  # noqa: E402
 
 
 def _save_image(src: Path, dst: Path, turns: dict[int, int]) -> None:
