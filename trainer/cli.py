@@ -10,9 +10,8 @@ import click
 from datagen.contract import find_variants
 from datagen.devices import click_device as _device
 
-AUGMENTS = ("none", "scan", "bars", "scan+bars")  # trainer.augment.AUGMENTS (kept here: no torch import)
-ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-         "convnext_tiny", "regnet_y_400mf")  # trainer.models.ARCHS
+from .options import ARCHS, AUGMENTS
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

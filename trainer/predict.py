@@ -18,7 +18,6 @@ is handed in.
 from __future__ import annotations
 
 import csv
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -357,6 +356,3 @@ def expand_files(paths: list[Path]) -> Selection:
     """Files and folders (recursive) -> sources, in the user's order."""
     return expand(paths)
 
-
-def _safe_float(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else v
