@@ -460,7 +460,8 @@ def expand(paths: Iterable[str | os.PathLike], exts: tuple[str, ...] = PAGE_EXTS
 
 
 def read_path_list(data: bytes, null: bool = False) -> list[str]:
-    """Paths from a list such as ``find`` prints: one per line, or NUL-separated (``null``,
-    ``find -print0``); empty entries are dropped, bytes that are not UTF-8 kept as the file
-    system's own (``os.fsdecode``)."""
-    return [os.fsdecode(b) for b in data.split(b"\0" if null else b"\n") if b and (null or b != b"\r")]
+    """Paths from a list such as ``find`` prints: one per line (a CRLF line ending counts as
+    one), or NUL-separated (``null``, ``find -print0``: any name, newlines included); empty
+    entries are dropped, bytes that are not UTF-8 kept as the file system's own (``os.fsdecode``)."""
+    items = data.split(b"\0") if null else [b[:-1] if b.endswith(b"\r") else b for b in data.split(b"\n")]
+    return [os.fsdecode(b) for b in items if b]
