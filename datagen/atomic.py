@@ -98,6 +98,17 @@ def _take_over(tmp: Path, like: os.stat_result, like_path: Path) -> None:
     os.utime(tmp, ns=(like.st_atime_ns, like.st_mtime_ns))
 
 
+def _create_private(tmp: Path) -> None:
+    """Create the empty temporary file ``tmp``, readable by its owner only; one of this pid's
+    name already there was left by an earlier process that had the same pid, and goes."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        os.close(os.open(tmp, flags, 0o600))
+    except FileExistsError:
+        tmp.unlink()
+        os.close(os.open(tmp, flags, 0o600))
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, replace: bool = True,
                  like: os.stat_result | None = None, mode: int | None = None, durable: bool = True) -> Path:
     """Call ``write(tmp)`` to fill a temporary file beside ``path``, then rename it to ``path``.
@@ -124,7 +135,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, re
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        _create_private(tmp)
         if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
             _take_over(tmp, like, path)  # fail on the owner before any work is done
         write(tmp)

@@ -304,19 +304,21 @@ class RenderPool:
         """Stop the workers: asked to finish after a normal end, killed at once when the run is
         stopped by an exception (a signal, an interrupt, an error)."""
         stopping = exc and exc[0] is not None
-        for p, conn, _ in self.workers:
-            try:
-                if not stopping:
-                    conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-        for p, conn, _ in self.workers:
+        try:
             if not stopping:
-                p.join(timeout=2)
-            self._kill(p)
-            p.join()
-            conn.close()
-        self.workers = []
+                for p, conn, _ in self.workers:
+                    try:
+                        conn.send(None)
+                    except (BrokenPipeError, OSError):
+                        pass
+                for p, _, _ in self.workers:
+                    p.join(timeout=2)
+        finally:  # whatever interrupts the goodbye, no worker is left behind
+            for p, conn, _ in self.workers:
+                self._kill(p)
+                p.join()
+                conn.close()
+            self.workers = []
 
     @staticmethod
     def _kill(p) -> None:

@@ -366,6 +366,8 @@ def test_paths_from_stdin_newline_and_nul(trainer_cli, tiny_models, tmp_path, te
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(names + ["review.csv"])
     r = trainer_cli("predict", tiny_models["exact"], tmp_path / "a.png", "-0", *DEV)
     assert r.exit_code == 2 and "-0 applies to '-'" in r.output
+    r = trainer_cli("predict", tiny_models["exact"], "-", *DEV, "--json", input=f"{tmp_path / 'gone.png'}\n")
+    assert r.exit_code == 1 and json.loads(r.stdout)["error_reason"] == "no such file"
 
 
 def test_leftovers_of_a_killed_run_are_removed_or_named(trainer_cli, tiny_models, tmp_path, text_page):

@@ -22,10 +22,9 @@ SLOW = ("--dpi", "1200", "--batch-size", "1", "--workers", "2")
 
 @pytest.fixture(scope="module")
 def model(tiny_models, tmp_path_factory) -> Path:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    from importlib.util import find_spec
+
+    if find_spec("onnx") is None or find_spec("onnxruntime") is None:
         return tiny_models["exact"]  # the torch engine: slower to start, same behaviour
     from trainer.cli import main
 
@@ -36,8 +35,8 @@ def model(tiny_models, tmp_path_factory) -> Path:
 
 
 def _vector_pdf(path: Path, pages: int) -> Path:
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(pages)), pages)]
+    kids = b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(pages))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)]
     for i in range(pages):
         data = _vector_page_stream(288, 360, i)
         objs.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 288 360] /Contents %d 0 R >>" % (4 + 2 * i))
@@ -67,7 +66,8 @@ def wait_for(cond, proc: subprocess.Popen, timeout: float = 90.0) -> None:
     end = time.monotonic() + timeout
     while not cond():
         if proc.poll() is not None:
-            pytest.fail(f"the run ended (exit {proc.returncode}) before it could be stopped: {proc.stderr.read()[-2000:]}")
+            err = proc.stderr.read()[-2000:]
+            pytest.fail(f"the run ended (exit {proc.returncode}) before it could be stopped: {err}")
         if time.monotonic() > end:
             proc.kill()
             pytest.fail("the run did not get going in time")

@@ -62,6 +62,7 @@ class PagePrediction:
             d["review_reason"] = self.reason
         if self.error:
             d["error"] = self.error
+            d["error_reason"] = reason_of(self)  # the short reason review.csv gives
         return d
 
 
@@ -285,7 +286,8 @@ def plan_fix(sel: Selection, out_dir: Path | None, in_place: bool = False, overw
         seen[t] = f
         plan.targets[f] = t
         _snapshot(plan, f)
-    existing = [t for t in plan.targets.values() if t.exists() or t.is_symlink()]
+    review = Path(os.path.abspath(out_dir)) / "review.csv"
+    existing = [t for t in [*plan.targets.values(), review] if t.exists() or t.is_symlink()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ValueError(f"{existing[0]}{more} already exist(s); nothing was written (--overwrite replaces them)")
@@ -416,7 +418,7 @@ def fix_files(preds: list[PagePrediction], plan: FixPlan, min_confidence: float 
         written += [r.written] if r.written else []
         review += r.review + ([r.failure] if r.failure else [])
     if review_csv is not None:
-        write_review(review_csv, review, min_confidence)
+        write_review(review_csv, review, min_confidence, replace=plan.overwrite or plan.in_place)
     return written, review
 
 
@@ -443,9 +445,10 @@ def reason_of(p: PagePrediction) -> str:
     return next((r for words, r in REASONS if words in text), "error" if p.error else "review")
 
 
-def write_review(path: Path, review: list[PagePrediction], min_confidence: float) -> None:
+def write_review(path: Path, review: list[PagePrediction], min_confidence: float, replace: bool = True) -> None:
     """``review.csv``: one row per page left for review or input that failed: file, page,
-    angle, confidence, the short reason and the whole message."""
+    angle, confidence, the short reason and the whole message (an existing one is replaced
+    only with ``replace``)."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
@@ -457,7 +460,7 @@ def write_review(path: Path, review: list[PagePrediction], min_confidence: float
                             "" if p.confidence is None else f"{p.confidence:.4f}",
                             reason_of(p) if (p.error or p.reason) else "low confidence", detail])
 
-    _atomic(path, write)
+    _atomic(path, write, replace=replace)
 
 
 def expand_files(paths: list[Path]) -> Selection:

@@ -227,7 +227,7 @@ def _work(job: Job, load: Callable[[], tuple], sig: Signals, rows: Rows, tally: 
     if job.fix_dir is not None:
         tally.review_csv = job.fix_dir / "review.csv"
         with sig.deferred():
-            write_review(tally.review_csv, tally.review, mc)
+            write_review(tally.review_csv, tally.review, mc, replace=job.overwrite)
 
 
 def _summary(job: Job, tally: Tally) -> str | None:
