@@ -377,7 +377,9 @@ def write_upright(f: str, turns: dict[int, int], plan: FixPlan) -> Path | None:
             raise NotWritten(f"{dst} appeared during the run; not overwritten (--overwrite replaces it)") from None
         where = f"{e.filename}: " if e.filename and str(e.filename) != f else ""
         raise NotWritten(f"not written: {where}{e.strerror or e}") from None
-    except (ValueError, RuntimeError, KeyError, EOFError, SyntaxError) as e:  # PIL and pdfium, on a damaged file
+    except NotWritten:
+        raise
+    except Exception as e:  # PIL and pdfium on a damaged file: one file's failure never stops the run
         raise NotWritten(f"not written: {type(e).__name__}: {' '.join(str(e).split())[:160]}") from None
     return dst
 
