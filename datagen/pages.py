@@ -15,7 +15,9 @@ under the same time limit, so a hostile file costs at most one worker.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -45,7 +47,9 @@ class Source:
     """One file and what to take from it.
 
     ``pages``: 0-based page (or frame) indices, or ``spec``, a 1-based selection such as
-    ``"1-3,7"`` (a manifest's ``pages``); all pages when both are None.  ``limit``: at most that
+    ``"1-3,7"`` (a manifest's ``pages``); all pages when both are None.  ``problem``: why the
+    file cannot be read, when that is known before reading it (a dangling link, a link loop, a
+    FIFO...): it is then reported in its place and never opened.  ``limit``: at most that
     many of the selected pages.  ``rotation``: the clockwise turn (degrees) of the stored pages
     away from upright, one value or ``((1-based page, angle), ...)``; it is undone when a page is
     read, so every prepared page is upright as far as the source knows.  ``meta`` travels with
@@ -59,6 +63,7 @@ class Source:
     meta: tuple = ()
     spec: str | None = None
     limit: int | None = None
+    problem: str | None = None
 
     def rotation_of(self, index: int) -> int:
         if isinstance(self.rotation, tuple):
@@ -139,10 +144,16 @@ def _open_image(path: str, max_pixels: int) -> Image.Image:
         im = Image.open(path)
     except FileNotFoundError:
         raise RenderError("no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise RenderError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
     except Image.DecompressionBombError:
         raise RenderError(f"image exceeds the pixel cap of {max_pixels:,} (--max-pixels)") from None
+    except OSError as e:
+        if e.errno is not None:  # the system refused the file itself, PIL never saw its bytes
+            raise RenderError(f"unreadable ({e.strerror})") from None
+        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+        raise RenderError("not a readable image (an empty file)" if empty else
+                          f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
+    except (UnidentifiedImageError, SyntaxError, ValueError) as e:
+        raise RenderError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
     w, h = im.size
     if w < 1 or h < 1:
         raise RenderError(f"image has an empty size ({w}x{h})")
@@ -150,6 +161,28 @@ def _open_image(path: str, max_pixels: int) -> Image.Image:
         im.close()
         raise RenderError(f"image of {w}x{h} px exceeds the pixel cap of {max_pixels:,} (--max-pixels)")
     return im
+
+
+QUARTER_ORIENTATIONS = (5, 6, 7, 8)  # EXIF/TIFF Orientation values that swap the stored axes
+
+
+def displayed(im: Image.Image) -> tuple[Image.Image, bool]:
+    """The current frame of an open image as a viewer shows it (its EXIF or TIFF Orientation
+    applied), and whether that swapped its axes (the shown x axis is the stored y axis).
+
+    Every reader of a page and the writer of its upright copy (``trainer predict --fix``) go
+    through here, so the copy is turned from exactly the pixels the model saw.  Pillow applies
+    a TIFF's Orientation itself when it loads some TIFFs and not others; the swap is read off
+    the stored size (tags 256/257) where it can be, so it is right either way.
+    """
+    orientation = im.getexif().get(274, 1)
+    tags = getattr(im, "tag_v2", None)
+    stored = (tags.get(256), tags.get(257)) if tags is not None else None
+    im.load()
+    shown = ImageOps.exif_transpose(im)
+    if stored and None not in stored and stored[0] != stored[1]:
+        return shown, shown.size == (stored[1], stored[0])
+    return shown, orientation in QUARTER_ORIENTATIONS
 
 
 def image_frames(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
@@ -183,8 +216,7 @@ def read_image(path: str, index: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS, 
             nh, nw = fit_shape(h, w, side)
             im.draft("L", (2 * nw, 2 * nh))
         try:
-            im.load()
-            gray = to_gray(ImageOps.exif_transpose(im))
+            gray = to_gray(displayed(im)[0])
             return gray.copy() if gray is im else gray  # the file's image is closed below
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise RenderError(f"not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
@@ -250,7 +282,12 @@ class PageReader:
         """Per source: its number of pages (PDF) or frames (image), or the reason it cannot be read."""
         out: list[int | str] = []
         self._sizes: dict[str, list] = getattr(self, "_sizes", {})
-        for src, (_, status, value) in zip(sources, self.pool.imap(Task("info", s.path) for s in sources)):
+        answers = self.pool.imap(Task("info", s.path) for s in sources if s.problem is None)
+        for src in sources:
+            if src.problem is not None:  # known before reading: the file is never opened
+                out.append(src.problem)
+                continue
+            _, status, value = next(answers)
             if status != "ok":
                 out.append(str(value))
             elif src.pdf:
@@ -258,6 +295,8 @@ class PageReader:
                 out.append(len(value))
             else:
                 out.append(int(value))
+        for _ in answers:  # let the pool's generator finish (every answer is in already)
+            pass
         return out
 
     def pages(self, sources: list[Source], counts: list[int | str] | None = None) -> Iterator[Page | Skip]:
@@ -311,27 +350,118 @@ class Selection:
     roots: list[tuple[Path, Path | None]] = field(default_factory=list)  # (file, folder it was found in)
 
 
-def expand(paths: Iterable[str | os.PathLike], exts: tuple[str, ...] = PAGE_EXTS) -> Selection:
-    """Files and folders (recursive, sorted) -> sources, in the order given; a folder contributes
-    its files with ``exts``.  Duplicates (the same file twice) are kept once, at first sight."""
-    sel, seen = Selection(), set()
-    for p in map(Path, paths):
-        if not p.exists():
-            raise ValueError(f"{p}: no such file or folder")
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in exts)
-            if not found:
-                raise ValueError(f"{p}: folder holds no {'images or PDFs' if '.pdf' in exts else 'images'}")
-            pairs = [(q, p) for q in found]
-        else:
-            if p.suffix.lower() not in exts:
-                raise ValueError(f"{p}: not a PDF or an image file docorient reads ({', '.join(exts)})")
-            pairs = [(p, None)]
-        for q, root in pairs:
-            r = q.resolve()
-            if r in seen:
+def _missing(p: Path, err: OSError) -> str:
+    """Why ``os.stat(p)`` failed, in words."""
+    if err.errno == errno.ELOOP:
+        return "symbolic link loop; not followed"
+    if isinstance(err, FileNotFoundError):
+        return f"dangling symbolic link (to {os.readlink(p)})" if os.path.islink(p) else "no such file or folder"
+    return f"unreadable ({err.strerror})"
+
+
+def _not_regular(mode: int) -> str:
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a plain file")
+    return f"not a regular file ({kind}); not read"
+
+
+def _scan(top: Path, exts: tuple[str, ...], visited: dict) -> list[tuple[Path, str | None]]:
+    """Files with ``exts`` below ``top``, named by the path they were found at (a link under its
+    own name), sorted; ``(path, problem)`` for those that cannot be read.  Links to folders are
+    followed after the real folders, each real folder read once: a link back to a folder above
+    it (a loop), or to a folder already read, is a problem row, not a second walk."""
+    found: list[tuple[Path, str | None]] = []
+    links: list[tuple[Path, os.stat_result]] = []
+
+    def walk(d: Path) -> None:
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError as err:
+            found.append((d, f"unreadable folder ({err.strerror})"))
+            return
+        for e in entries:
+            q = d / e.name
+            try:
+                st = os.stat(q)
+            except OSError as err:
+                if q.suffix.lower() in exts or err.errno == errno.ELOOP:
+                    found.append((q, _missing(q, err)))
                 continue
-            seen.add(r)
-            sel.sources.append(source(q, doc=q.stem))
+            if stat.S_ISDIR(st.st_mode):
+                if e.is_symlink():
+                    links.append((q, st))
+                else:
+                    visited.setdefault((st.st_dev, st.st_ino), q)
+                    walk(q)
+            elif q.suffix.lower() in exts:
+                found.append((q, None if stat.S_ISREG(st.st_mode) else _not_regular(st.st_mode)))
+
+    st = os.stat(top)
+    visited.setdefault((st.st_dev, st.st_ino), top)
+    walk(top)
+    while links:
+        q, st = links.pop(0)
+        first = visited.get((st.st_dev, st.st_ino))
+        if first is None:
+            visited[(st.st_dev, st.st_ino)] = q
+            walk(q)
+            continue
+        target, here = os.path.realpath(q), os.path.realpath(q.parent)
+        loop = here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+        found.append((q, f"symbolic link loop (leads back to {first}); not followed" if loop else
+                         f"link to a folder already read as {first}; not followed"))
+    return sorted(found, key=lambda t: t[0])
+
+
+def expand(paths: Iterable[str | os.PathLike], exts: tuple[str, ...] = PAGE_EXTS, strict: bool = True) -> Selection:
+    """Files and folders (recursive, sorted) -> sources, in the order given; a folder contributes
+    its files with ``exts``.
+
+    Every file keeps the path the user gave or it was found at: a symbolic link is read under
+    its own name (outputs that mirror inputs are named after the link, not its target), and a
+    link to a folder is followed once (see :func:`_scan`).  The same path twice is kept once,
+    at first sight; two links to one file are two inputs.
+
+    Args:
+        strict: a named path that cannot be read raises ValueError (``trainer eval``); False:
+            it becomes a source with a ``problem`` (``trainer predict``: a row of its own, and
+            the run goes on).  Problems met inside folders are always sources with a problem.
+    """
+    sel, seen, visited = Selection(), set(), {}
+    kinds = "images or PDFs" if ".pdf" in exts else "images"
+    for p in map(Path, paths):
+        problem, pairs = None, []
+        try:
+            st = os.stat(p)
+        except OSError as err:
+            problem = _missing(p, err)
+        else:
+            if stat.S_ISDIR(st.st_mode):
+                pairs = [(q, p, why) for q, why in _scan(p, exts, visited)]
+                problem = None if pairs else f"folder holds no {kinds}"
+            elif p.suffix.lower() not in exts:
+                problem = f"not a PDF or an image file docorient reads ({', '.join(exts)})"
+            elif not stat.S_ISREG(st.st_mode):
+                problem = _not_regular(st.st_mode)
+            else:
+                pairs = [(p, None, None)]
+        if problem is not None:
+            if strict:
+                raise ValueError(f"{p}: {problem}")
+            pairs = [(p, None, problem)]
+        for q, root, why in pairs:
+            key = os.path.abspath(q)
+            if key in seen:
+                continue
+            seen.add(key)
+            sel.sources.append(Source(str(q), q.stem, problem=why))
             sel.roots.append((q, root))
     return sel
+
+
+def read_path_list(data: bytes, null: bool = False) -> list[str]:
+    """Paths from a list such as ``find`` prints: one per line (a CRLF line ending counts as
+    one), or NUL-separated (``null``, ``find -print0``: any name, newlines included); empty
+    entries are dropped, bytes that are not UTF-8 kept as the file system's own (``os.fsdecode``)."""
+    items = data.split(b"\0") if null else [b[:-1] if b.endswith(b"\r") else b for b in data.split(b"\n")]
+    return [os.fsdecode(b) for b in items if b]

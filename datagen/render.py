@@ -37,7 +37,7 @@ def check_pdf_header(path: str | os.PathLike) -> None:
     with open(path, "rb") as f:
         head = f.read(1024)
     if b"%PDF-" not in head:
-        raise RenderError("not a PDF file (no %PDF header)")
+        raise RenderError("not a PDF file (" + ("an empty file)" if not head else "no %PDF header)"))
 
 
 # --------------------------------------------------------------------------- pdfium
@@ -208,13 +208,32 @@ class Task:
     payload: object = None
 
 
-def _worker_main(conn, handler: Callable[[Task], object], init: Callable[[], None] | None) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies, however it dies (kill -9 too)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (AttributeError, OSError):  # not Linux: the parent check below still ends the worker
+        pass
+
+
+def _worker_main(conn, handler: Callable[[Task], object], init: Callable[[], None] | None,
+                 inherited: tuple = (), parent: int | None = None) -> None:
     os.setpgrp()  # own process group: a kill also takes the renderer's children (pdftoppm)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the parent decides when a run stops, and kills us
+        signal.signal(sig, signal.SIG_DFL)
+    _die_with_parent()
+    for c in inherited:  # the parent's ends of every pipe: held here, they would keep a pipe open
+        c.close()        # after the parent died, and a worker blocked on it would never see EOF
     if "torch" in sys.modules:  # forked after the parent used torch: one thread, as DataLoader workers do
         sys.modules["torch"].set_num_threads(1)
     if init is not None:
         init()
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
+    elif os.getppid() != parent:  # the parent died before PR_SET_PDEATHSIG took effect
+        return
     while True:
         try:
             if not conn.poll(1.0):
@@ -234,8 +253,18 @@ def _worker_main(conn, handler: Callable[[Task], object], init: Callable[[], Non
         except MemoryError:
             result = ("skip", "renderer ran out of memory")
         except Exception as e:  # an untrusted file must not kill the build: report it
-            result = ("skip", f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+            result = ("skip", _reason(e))
         conn.send((seq, result))
+
+
+def _reason(e: Exception) -> str:
+    """The one-line reason of a task that raised ``e``."""
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if isinstance(e, OSError) and e.errno is not None:  # the file itself: permissions, an I/O error
+        return f"unreadable ({e.strerror or e})"
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 class RenderPool:
@@ -258,27 +287,38 @@ class RenderPool:
 
     def _spawn(self):
         parent, child = self.ctx.Pipe()
-        p = self.ctx.Process(target=_worker_main, args=(child, self.handler, self.init), daemon=True)
+        inherited = (parent, *(w[1] for w in self.workers))
+        p = self.ctx.Process(target=_worker_main, args=(child, self.handler, self.init, inherited, os.getpid()),
+                             daemon=True)
         p.start()
         child.close()
         return [p, parent, None]
 
     def __enter__(self):
-        self.workers = [self._spawn() for _ in range(self.n)]
+        self.workers = []
+        for _ in range(self.n):  # one at a time: each new worker closes the pipes of those before it
+            self.workers.append(self._spawn())
         return self
 
     def __exit__(self, *exc):
-        for p, conn, _ in self.workers:
-            try:
-                conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-        for p, conn, _ in self.workers:
-            p.join(timeout=2)
-            self._kill(p)
-            p.join()
-            conn.close()
-        self.workers = []
+        """Stop the workers: asked to finish after a normal end, killed at once when the run is
+        stopped by an exception (a signal, an interrupt, an error)."""
+        stopping = exc and exc[0] is not None
+        try:
+            if not stopping:
+                for p, conn, _ in self.workers:
+                    try:
+                        conn.send(None)
+                    except (BrokenPipeError, OSError):
+                        pass
+                for p, _, _ in self.workers:
+                    p.join(timeout=2)
+        finally:  # whatever interrupts the goodbye, no worker is left behind
+            for p, conn, _ in self.workers:
+                self._kill(p)
+                p.join()
+                conn.close()
+            self.workers = []
 
     @staticmethod
     def _kill(p) -> None:

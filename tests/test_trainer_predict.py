@@ -66,7 +66,8 @@ def test_predict_folder_and_unreadable_image(trainer_cli, tiny_models, inputs, t
     folder = inputs[0].parent
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     r = trainer_cli("predict", tiny_models["exact"], folder, *DEV, "--json")
-    assert r.exit_code == 0, cli_explain(r)  # one bad file among good ones: reported, not fatal
+    assert r.exit_code == 1, cli_explain(r)  # one bad file among good ones: a row, the run goes on, status 1
+    assert "1 of 4 input(s) failed" in r.stderr
     pages = jsonl(r.stdout)
     assert len(pages) == 5
     bad = [p for p in pages if p.get("error")]

@@ -25,7 +25,8 @@ from kornia.morphology import dilation, erosion
 
 from datagen.preprocess import background_level
 
-AUGMENTS = ("none", "scan", "bars", "scan+bars")
+from .options import AUGMENTS  # the choices live in a torch-free module (the CLI lists them)
+
 
 
 def _smooth_field(b: int, h: int, w: int, cells: int, device, dtype=torch.float32) -> torch.Tensor:

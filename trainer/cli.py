@@ -10,9 +10,8 @@ import click
 from datagen.contract import find_variants
 from datagen.devices import click_device as _device
 
-AUGMENTS = ("none", "scan", "bars", "scan+bars")  # trainer.augment.AUGMENTS (kept here: no torch import)
-ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-         "convnext_tiny", "regnet_y_400mf")  # trainer.models.ARCHS
+from .options import ARCHS, AUGMENTS
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -204,7 +203,8 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
 @click.option("--fix", "fix_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write upright copies here, keeping the inputs' relative paths (images turned losslessly, "
                    "PDF pages via /Rotate).")
-@click.option("--in-place", is_flag=True, help="Rewrite the inputs themselves (atomically, every page and frame kept).")
+@click.option("--in-place", is_flag=True, help="Rewrite the inputs themselves (atomically, every page and frame kept, "
+                                               "owner, group, mode and timestamps too).")
 @click.option("--overwrite", is_flag=True, help="Replace files that already exist in the --fix folder.")
 @click.option("--min-confidence", default=None, type=click.FloatRange(0, 1),
               help="Pages below this confidence are left unturned and listed in review.csv "
@@ -221,63 +221,49 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
 @click.option("--workers", default=None, type=click.IntRange(1, 256), help="Decode/render processes (default: the cores, at most 8).")
 @click.option("--max-pixels", default=None, type=click.IntRange(1), help="Pixel cap per page or image (default 40,000,000).")
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N (torch engine).")
+@click.option("-0", "--null", "null", is_flag=True, help="With FILES '-': the paths on stdin are NUL-separated "
+                                                          "(find -print0), not one per line.")
 def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, per_document, engine, dpi, batch_size,
-            workers, max_pixels, device):
-    """Predict the orientation of every page of FILES (images, PDFs, folders) with MODEL (default:
-    the shipped model): one line per page with the clockwise angle the page is turned by, its
-    confidence, the four probabilities and whether it needs review.
+            workers, max_pixels, device, null):
+    """Predict the orientation of every page of FILES (images, PDFs, folders; '-' reads their
+    paths from stdin) with MODEL (default: the shipped model): one line per page with the
+    clockwise angle the page is turned by, its confidence, the four probabilities and whether
+    it needs review.  A file that cannot be read is a row saying why, and the run goes on.
+
+    Exit status: 0 all done, 1 some input failed (or the run could not start), 2 usage,
+    130/143 stopped by SIGINT/SIGTERM.
 
     \b
     Example:  trainer predict scan1.png report.pdf
               trainer predict inbox/ --fix upright/          # upright/ mirrors inbox/
+              find inbox -name '*.tif' -print0 | trainer predict - -0 --fix upright/
               trainer predict runs/exact/model.pt inbox/ --json
     """
-    from .predict import TABLE_HEAD, Decision, expand_files, fix_files, plan_fix, predict_pages, table_row, vote_documents
+    from .predict_run import Job, run
 
-    state = {}
+    model_path, files = _split_model(args)
+    files = [str(f) for f in files]
+    if not files:
+        raise click.UsageError("no FILES given: images, PDFs or folders of them ('-': their paths on stdin)")
+    if files.count("-") > 1:
+        raise click.UsageError("'-' (paths on stdin) can be given once")
+    if null and "-" not in files:
+        raise click.UsageError("-0 applies to '-' (paths on stdin)")
+    if in_place and fix_dir is not None:
+        raise click.UsageError("--in-place and --fix OUT exclude each other: --in-place rewrites the inputs themselves")
+    if fix_dir is None and not in_place and (overwrite or min_confidence is not None):
+        raise click.UsageError("--overwrite and --min-confidence apply to --fix or --in-place")
+    if "-" in files:
+        from datagen.pages import read_path_list
 
-    def body():
-        model_path, files = _split_model(args)
+        i = files.index("-")
+        files[i:i + 1] = read_path_list(click.get_binary_stream("stdin").read(), null)
         if not files:
-            raise click.UsageError("no FILES given: images, PDFs or folders of them")
-        if fix_dir is None and not in_place and (overwrite or min_confidence is not None):
-            raise ValueError("--overwrite and --min-confidence apply to --fix or --in-place")
-        eng, meta, spec, ddpi, path = _load(model_path, device, engine, tta)
-        sel = expand_files(files)
-        plan = plan_fix(sel, fix_dir, in_place, overwrite) if (fix_dir or in_place) else None
-        mc = float(meta.get("review_threshold", 0.0)) if min_confidence is None else min_confidence
-        state["path"] = path
-        if not as_json:
-            click.echo("\t".join(TABLE_HEAD))
-
-        def show(p):
-            if as_json:
-                click.echo(json.dumps(p.to_json(), allow_nan=False))
-            else:
-                click.echo(table_row(p))
-
-        if per_document:  # every page of a document is needed before any can be shown
-            preds = vote_documents(predict_pages(eng, sel, spec, dpi or ddpi, workers, batch_size, Decision(mc),
-                                                 max_pixels), decision=Decision(mc))
-            for p in preds:
-                show(p)
-        else:
-            preds = predict_pages(eng, sel, spec, dpi or ddpi, workers, batch_size, Decision(mc), max_pixels, show)
-        state["preds"] = preds
-        if plan is not None:
-            review_csv = None if in_place else fix_dir / "review.csv"
-            written, review = fix_files(preds, plan, mc, review_csv)
-            where = "in place" if in_place else f"to {fix_dir}"
-            msg = f"wrote {len(written)} upright file(s) {where}"
-            if review:
-                msg += f"; {len(review)} page(s) left as they were for review" + (
-                    f" (listed in {review_csv})" if review_csv else "")
-            click.echo(msg, err=True)
-
-    _run(body)
-    preds = state.get("preds", [])
-    if preds and all(p.error for p in preds):
-        sys.exit(1)
+            raise click.UsageError("'-' read no paths from stdin")
+    job = Job(files, as_json, fix_dir, in_place, overwrite, min_confidence, per_document, dpi, batch_size, workers,
+              max_pixels)
+    status = _run(lambda: run(job, lambda: _load(model_path, device, engine, tta)))
+    sys.exit(status)
 
 
 @main.command()

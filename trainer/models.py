@@ -20,9 +20,9 @@ import torchvision
 
 from datagen.contract import CLASSES
 
+from .options import ARCHS  # the choices live in a torch-free module (the CLI lists them)
+
 FORMAT = "docorient-model/1"
-ARCHS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-         "convnext_tiny", "regnet_y_400mf")
 MEAN, STD = 0.5, 0.5
 
 

@@ -18,23 +18,22 @@ is handed in.
 from __future__ import annotations
 
 import csv
-import math
+import fcntl
 import os
 import shutil
+import stat
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
 
 from datagen.atomic import atomic_write as _atomic
 from datagen.pages import Page, PageReader, Selection, Skip, expand
 from datagen.render import default_workers
 
 ANGLES = (0, 90, 180, 270)
-# PIL transposes that turn COUNTER-clockwise by the label (undoing a clockwise turn)
-_UNDO = {0: None, 90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
 
 
 @dataclass
@@ -63,6 +62,7 @@ class PagePrediction:
             d["review_reason"] = self.reason
         if self.error:
             d["error"] = self.error
+            d["error_reason"] = reason_of(self)  # the short reason review.csv gives
         return d
 
 
@@ -99,10 +99,11 @@ def _finite(probs: np.ndarray, where: str) -> None:
                            "checkpoint); retrain it")
 
 
-def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,
-                  decision: Decision | None = None, max_pixels: int | None = None,
-                  on_page: Callable[[PagePrediction], None] | None = None) -> list[PagePrediction]:
-    """Predictions for every page of ``sel``, in the user's order (files as given, pages in order).
+def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,
+                     decision: Decision | None = None, max_pixels: int | None = None) -> Iterator[PagePrediction]:
+    """Predictions for every page of ``sel``, in the user's order (files as given, pages in
+    order), as they are made; a file or page that cannot be read is a prediction with an
+    ``error``.  Closing the generator stops the render workers.
 
     ``size`` is the model's input size, or its ``(size, page side, crops)`` spec
     (:func:`trainer.infer.input_spec`).  ``engine.predict(x)`` takes ``(B, S, S)`` (or
@@ -113,15 +114,9 @@ def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None 
     from .infer import model_inputs
 
     spec = (size, size, 0) if isinstance(size, int) else tuple(size)
-
     decision = decision or Decision()
-    out: list[PagePrediction] = []
+    ready: list[PagePrediction] = []
     buf: list[tuple[Page, np.ndarray]] = []
-
-    def emit(p: PagePrediction) -> None:
-        out.append(p)
-        if on_page is not None:
-            on_page(p)
 
     def flush():
         if not buf:
@@ -137,9 +132,9 @@ def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None 
                 reasons.append(f"confidence below {decision.min_confidence:g}")
             if agree is not None and decision.tta_disagreement and not bool(agree[i]):
                 reasons.append("TTA views disagree")
-            emit(PagePrediction(pg.source.path, pg.number, ANGLES[c], round(conf, 4),
-                                {str(a): round(float(v), 4) for a, v in zip(ANGLES, pr)}, bool(reasons),
-                                "; ".join(reasons) or None))
+            ready.append(PagePrediction(pg.source.path, pg.number, ANGLES[c], round(conf, 4),
+                                        {str(a): round(float(v), 4) for a, v in zip(ANGLES, pr)}, bool(reasons),
+                                        "; ".join(reasons) or None))
         buf.clear()
 
     with PageReader(spec[1], dpi=dpi, workers=workers or default_workers(), skip_blank=False,
@@ -148,13 +143,41 @@ def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None 
             if isinstance(it, Skip):
                 flush()
                 page = None if it.index is None else (it.index + 1 if it.source.pdf or it.index else None)
-                emit(PagePrediction(it.source.path, page, None, None, error=f"{it.where}: {it.reason}"))
-                continue
-            buf.append((it, model_inputs(it.fitted, it.paper, spec)))
-            if len(buf) >= batch_size:
-                flush()
+                ready.append(PagePrediction(it.source.path, page, None, None, error=f"{it.where}: {it.reason}"))
+            else:
+                buf.append((it, model_inputs(it.fitted, it.paper, spec)))
+                if len(buf) >= batch_size:
+                    flush()
+            yield from ready
+            ready.clear()
         flush()
+        yield from ready
+
+
+def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,
+                  decision: Decision | None = None, max_pixels: int | None = None,
+                  on_page: Callable[[PagePrediction], None] | None = None) -> list[PagePrediction]:
+    """Every prediction of :func:`iter_predictions`, as a list (``on_page`` sees each one as it
+    is made)."""
+    out = []
+    with closing(iter_predictions(engine, sel, size, dpi, workers, batch_size, decision, max_pixels)) as it:
+        for p in it:
+            out.append(p)
+            if on_page is not None:
+                on_page(p)
     return out
+
+
+def by_file(preds: Iterable[PagePrediction]) -> Iterator[list[PagePrediction]]:
+    """The predictions of one file at a time, each list complete (a file's pages come together)."""
+    group: list[PagePrediction] = []
+    for p in preds:
+        if group and p.file != group[0].file:
+            yield group
+            group = []
+        group.append(p)
+    if group:
+        yield group
 
 
 # --------------------------------------------------------------------------- document voting
@@ -200,163 +223,249 @@ def vote_documents(preds: list[PagePrediction], weight: float = DOC_PRIOR,
 # --------------------------------------------------------------------------- the fix: where outputs go
 @dataclass
 class FixPlan:
-    """Input file -> output file, decided (and checked) before anything is written."""
+    """Input file -> output file, decided (and checked) before anything is read or written.
+
+    ``snapshots``: each input's stat before it was read (a file that changes meanwhile is not
+    written); ``skip``: inputs that are not rewritten, with the reason (in place, a second name
+    of a file already rewritten through its first)."""
 
     targets: dict[str, Path] = field(default_factory=dict)
     in_place: bool = False
+    overwrite: bool = False
+    snapshots: dict[str, os.stat_result] = field(default_factory=dict)
+    skip: dict[str, str] = field(default_factory=dict)
+
+
+def _snapshot(plan: FixPlan, f: str) -> None:
+    try:
+        plan.snapshots[f] = os.stat(f)
+    except OSError:  # the reader reports it in its row
+        pass
 
 
 def plan_fix(sel: Selection, out_dir: Path | None, in_place: bool = False, overwrite: bool = False) -> FixPlan:
     """Where each input's upright copy goes; ValueError (nothing written) when the plan would
-    overwrite an input, collide, or replace an existing file without ``overwrite``."""
-    files = [Path(s.path) for s in sel.sources]
+    overwrite an input, collide, or replace an existing file without ``overwrite``.
+
+    Outputs mirror the paths as the user gave them, relative to their common folder: a
+    symbolic link's copy is named after the link, never its target.  In place, the file behind
+    a link is rewritten (the link stays a link), and a file met under two names once."""
+    files = [s.path for s in sel.sources if s.problem is None]
     if in_place:
         if out_dir is not None:
             raise ValueError("--in-place and --fix OUT exclude each other: --in-place rewrites the inputs themselves")
-        return FixPlan({str(f): f for f in files}, True)
+        plan, first = FixPlan(in_place=True, overwrite=True), {}
+        for f in files:
+            real = Path(os.path.realpath(f))
+            plan.targets[f] = real
+            _snapshot(plan, f)
+            if real in first:
+                plan.skip[f] = f"the same file as {first[real]}, rewritten once through that name"
+            first.setdefault(real, f)
+        return plan
     if out_dir is None:
         raise ValueError("no output folder: give --fix OUT (or --in-place to rewrite the inputs)")
     out = out_dir.resolve()
-    resolved = [f.resolve() for f in files]
-    roots = [r.resolve() for _, r in sel.roots if r is not None]
+    roots = [r for _, r in sel.roots if r is not None]
     for r in roots:
-        if out == r or out.is_relative_to(r):
+        if out == r.resolve() or out.is_relative_to(r.resolve()):
             raise ValueError(f"{out_dir}: the output folder is, or lies inside, the input folder {r}; choose a "
                              "folder outside the inputs (or --in-place to rewrite them)")
-    for f in resolved:
-        if f.is_relative_to(out):
+    for f in files:
+        if Path(f).resolve().is_relative_to(out):
             raise ValueError(f"{out_dir}: the output folder holds the input {f}; choose a folder outside the inputs "
                              "(or --in-place to rewrite them)")
-    parents = [str(f.parent) for f in resolved] + [str(r) for r in roots]
+    given = [Path(os.path.abspath(f)) for f in files]
+    parents = [str(g.parent) for g in given] + [os.path.abspath(r) for r in roots]
     common = Path(os.path.commonpath(parents)) if parents else Path("/")
-    targets: dict[str, Path] = {}
-    seen: dict[Path, str] = {}
-    for f, r in zip(files, resolved):
-        t = out / r.relative_to(common)
-        if t in seen:  # cannot happen for distinct resolved inputs; kept as a guard
+    plan, seen = FixPlan(overwrite=overwrite), {}
+    for f, g in zip(files, given):
+        t = Path(os.path.abspath(out_dir)) / g.relative_to(common)
+        if t in seen:  # cannot happen for distinct inputs; kept as a guard
             raise ValueError(f"{f} and {seen[t]} would both be written to {t}")
-        seen[t] = str(f)
-        targets[str(f)] = t
-    existing = [t for t in targets.values() if t.exists()]
+        seen[t] = f
+        plan.targets[f] = t
+        _snapshot(plan, f)
+    review = Path(os.path.abspath(out_dir)) / "review.csv"
+    existing = [t for t in [*plan.targets.values(), review] if t.exists() or t.is_symlink()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ValueError(f"{existing[0]}{more} already exist(s); nothing was written (--overwrite replaces them)")
-    return FixPlan(targets)
+    return plan
 
 
-def _save_image(src: Path, dst: Path, turns: dict[int, int]) -> None:
-    """Write ``src`` to ``dst`` with frame ``i`` turned counter-clockwise by ``turns[i]`` (0-based
-    frames; missing = unchanged), every frame kept, format and metadata as far as PIL allows."""
-    with Image.open(src) as im:
-        fmt = im.format or "PNG"
-        n = int(getattr(im, "n_frames", 1))
-        frames, infos = [], []
-        for i in range(n):
-            im.seek(i)
-            fr = ImageOps.exif_transpose(im.copy()) if i == 0 else im.copy()
-            a = turns.get(i, 0)
-            if _UNDO[a] is not None:
-                fr = fr.transpose(_UNDO[a])
-            frames.append(fr)
-            infos.append(dict(im.info))
-    info = infos[0]
-    kw: dict = {}
-    for k in ("dpi", "icc_profile", "compression", "duration", "loop", "transparency"):
-        if k in info and info[k] is not None:
-            kw[k] = info[k]
-    if fmt == "JPEG":
-        kw.update(quality=95)
-        kw.pop("compression", None)
-    elif fmt == "WEBP":
-        kw.update(lossless=True)
-    elif fmt == "TIFF" and kw.get("compression") in ("jpeg", "tiff_jpeg"):
-        kw["compression"] = "tiff_lzw"  # never re-encode a page lossily a second time
-    if fmt == "TIFF" and frames[0].mode == "1" and kw.get("compression") not in (None, "group3", "group4", "raw"):
-        kw.pop("compression", None)
+class NotWritten(Exception):
+    """A file whose upright copy was not written; ``str(e)`` says why, in one line."""
 
-    def write(tmp: Path) -> None:
-        if n > 1:
-            frames[0].save(tmp, format=fmt, save_all=True, append_images=frames[1:], **kw)
-        else:
-            frames[0].save(tmp, format=fmt, **kw)
 
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (b.st_dev, b.st_ino, b.st_size, b.st_mtime_ns)
+
+
+def _unchanged(write: Callable[[Path], object], src: Path, snap: os.stat_result | None) -> Callable[[Path], None]:
+    """``write``, then a check that ``src`` is still the file that was read (before the rename)."""
+
+    def checked(tmp: Path) -> None:
+        write(tmp)
+        if snap is not None and not _same_file(os.stat(src), snap):
+            raise NotWritten("changed while it was read; not written (run again)")
+
+    return checked
+
+
+@contextmanager
+def _exclusive(path: Path, snap: os.stat_result | None) -> Iterator[None]:
+    """Hold a lock on the file ``path`` (two runs in place never rewrite one file twice) and
+    check it is still the file that was read."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        _atomic(dst, write)
-    except (OSError, ValueError, KeyError) as e:
-        if isinstance(e, OSError) and e.errno is not None:
-            raise
-        kw.pop("compression", None)  # a codec PIL cannot write: keep the pixels, drop the setting
-        _atomic(dst, write)
-
-
-def _save_pdf(src: Path, dst: Path, turns: dict[int, int]) -> None:
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(str(src))
-    try:
-        for i, a in turns.items():
-            if a:
-                page = pdf[i]
-                page.set_rotation((page.get_rotation() - a) % 360)  # /Rotate is clockwise
-                page.close()
-        _atomic(dst, lambda tmp: pdf.save(str(tmp)))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise NotWritten("being rewritten by another run; not rewritten") from None
+        if snap is not None and not _same_file(os.fstat(fd), snap):
+            raise NotWritten("changed since it was read; not rewritten (run again)")
+        yield
     finally:
-        pdf.close()
+        os.close(fd)
+
+
+def _turns(pages: list[PagePrediction], min_confidence: float) -> tuple[dict[int, int], list[PagePrediction]]:
+    """``(0-based page -> angle to undo, pages left as they are for review)``."""
+    turns, review = {}, []
+    for p in pages:
+        if p.error or p.angle is None:
+            review.append(p)
+        elif p.confidence is not None and p.confidence < min_confidence:
+            review.append(p)
+        elif p.needs_review and min_confidence > 0:
+            review.append(p)
+        else:
+            turns[(p.page or 1) - 1] = p.angle
+    return turns, review
+
+
+def write_upright(f: str, turns: dict[int, int], plan: FixPlan) -> Path | None:
+    """Write the upright copy of input ``f`` as ``plan`` says: the written path, or None when
+    nothing needs writing (in place, a file with nothing to turn).  NotWritten, with nothing
+    written and nothing touched, when it cannot be done."""
+    from datagen.atomic import umask
+    from .upright import image_writer, pdf_writer
+
+    src, dst, snap = Path(f), plan.targets[f], plan.snapshots.get(f)
+    if plan.in_place and not any(turns.values()):
+        return None
+    try:
+        if not any(turns.values()):
+            write = lambda tmp: shutil.copyfile(src, tmp)  # noqa: E731 - byte for byte
+        elif src.suffix.lower() == ".pdf":
+            write = pdf_writer(src, turns)
+        else:
+            write = image_writer(src, turns)
+        write = _unchanged(write, src, snap)
+        if plan.in_place:
+            if snap is not None and snap.st_nlink > 1:
+                raise NotWritten(f"has {snap.st_nlink} hard links: rewritten, its other names would keep the old "
+                                 "pages; not rewritten (use --fix OUT)")
+            with _exclusive(dst, snap):
+                _atomic(dst, write, like=snap)
+        else:
+            mode = None if snap is None else stat.S_IMODE(snap.st_mode) & 0o777 & ~umask()
+            _atomic(dst, write, replace=plan.overwrite, mode=mode)
+    except OSError as e:
+        if isinstance(e, FileExistsError) and (dst.is_file() or dst.is_symlink()):
+            raise NotWritten(f"{dst} appeared during the run; not overwritten (--overwrite replaces it)") from None
+        where = f"{e.filename}: " if e.filename and str(e.filename) != f else ""
+        raise NotWritten(f"not written: {where}{e.strerror or e}") from None
+    except NotWritten:
+        raise
+    except Exception as e:  # PIL and pdfium on a damaged file: one file's failure never stops the run
+        raise NotWritten(f"not written: {type(e).__name__}: {' '.join(str(e).split())[:160]}") from None
+    return dst
+
+
+@dataclass
+class FileResult:
+    """What became of one input: the path written (or None), its pages left for review, and
+    the failure to write it (None when there was none)."""
+
+    written: Path | None
+    review: list[PagePrediction]
+    failure: PagePrediction | None = None
+
+
+def fix_file(pages: list[PagePrediction], plan: FixPlan, min_confidence: float = 0.0) -> FileResult:
+    """Write the upright copy of the file whose ``pages`` these are.  Pages with an error, or
+    below ``min_confidence``, stay as they are (and are listed for review).  A file whose every
+    page failed is not copied (nothing of it could be read); one whose copy cannot be written
+    gives a ``failure`` row (an error prediction for the whole file), never an exception."""
+    f = pages[0].file
+    turns, review = _turns(pages, min_confidence)
+    if f not in plan.targets or f in plan.skip or not any(p.error is None for p in pages):
+        return FileResult(None, review)
+    try:
+        return FileResult(write_upright(f, turns, plan), review)
+    except NotWritten as e:
+        return FileResult(None, review, PagePrediction(f, None, None, None, error=f"{f}: {e}"))
 
 
 def fix_files(preds: list[PagePrediction], plan: FixPlan, min_confidence: float = 0.0,
               review_csv: Path | None = None) -> tuple[list[Path], list[PagePrediction]]:
-    """Write upright copies as ``plan`` says.  Pages with an error, or below ``min_confidence``,
-    stay as they are (and are listed in ``review_csv``).  Returns (written files, pages left for
-    review).  Files in which no page turns are copied byte for byte (or, in place, not touched)."""
-    by_file: dict[str, list[PagePrediction]] = {}
-    for p in preds:
-        by_file.setdefault(p.file, []).append(p)
+    """Write upright copies as ``plan`` says (:func:`fix_file` for each file).  Returns (written
+    files, pages left for review and failures); ``review_csv`` lists the latter.  Files in which
+    no page turns are copied byte for byte (or, in place, not touched)."""
     written, review = [], []
-    for f, pages in by_file.items():
-        turns: dict[int, int] = {}
-        for p in pages:
-            idx = (p.page or 1) - 1
-            if p.error or p.angle is None:
-                review.append(p)
-                continue
-            if p.confidence is not None and p.confidence < min_confidence:
-                review.append(p)
-                continue
-            if p.needs_review and min_confidence > 0:
-                review.append(p)
-                continue
-            turns[idx] = p.angle
-        src, dst = Path(f), plan.targets[f]
-        if not src.is_file():  # gone since it was read (or never readable): nothing to copy
-            continue
-        if not any(turns.values()):
-            if not plan.in_place:
-                _atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
-                written.append(dst)
-            continue
-        if src.suffix.lower() == ".pdf":
-            _save_pdf(src, dst, turns)
-        else:
-            _save_image(src, dst, turns)
-        written.append(dst)
+    for pages in by_file(preds):
+        r = fix_file(pages, plan, min_confidence)
+        written += [r.written] if r.written else []
+        review += r.review + ([r.failure] if r.failure else [])
     if review_csv is not None:
-        def write(tmp: Path) -> None:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(["file", "page", "angle", "confidence", "reason"])
-                for p in review:
-                    reason = p.error or p.reason or (f"confidence below {min_confidence:g}")
-                    w.writerow([p.file, p.page or "", "" if p.angle is None else p.angle,
-                                "" if p.confidence is None else f"{p.confidence:.4f}", reason])
-        _atomic(review_csv, write)
+        write_review(review_csv, review, min_confidence, replace=plan.overwrite or plan.in_place)
     return written, review
 
 
+# --------------------------------------------------------------------------- review.csv
+REASONS = (  # (words in a message, the reason review.csv gives), first match wins
+    ("permission denied", "unreadable"), ("unreadable", "unreadable"), ("dangling symbolic link", "broken link"),
+    ("symbolic link loop", "link loop"), ("already read as", "folder read twice"),
+    ("not a regular file", "not a regular file"), ("no such file", "no such file"),
+    ("not a pdf or an image file", "not a page file"), ("holds no images", "empty folder"),
+    ("not a readable image", "not an image"), ("has no frame", "not an image"),
+    ("image has an empty size", "not an image"),
+    ("not a pdf file", "not a PDF"), ("password", "encrypted PDF"), ("corrupt pdf", "damaged PDF"),
+    ("has no pages", "damaged PDF"), ("exceeds the pixel cap", "too large"), ("timed out", "timed out"),
+    ("renderer crashed", "renderer failed"), ("out of memory", "renderer failed"),
+    ("appeared during the run", "exists"), ("changed", "changed while read"), ("hard links", "hard links"),
+    ("cannot be kept", "owner not kept"), ("being rewritten", "busy"), ("not written", "not written"),
+    ("confidence below", "low confidence"), ("tta views disagree", "TTA views disagree"),
+)
+
+
+def reason_of(p: PagePrediction) -> str:
+    """The short reason a page is in review.csv (``unreadable``, ``not an image``, ...)."""
+    text = (p.error or p.reason or "").lower()
+    return next((r for words, r in REASONS if words in text), "error" if p.error else "review")
+
+
+def write_review(path: Path, review: list[PagePrediction], min_confidence: float, replace: bool = True) -> None:
+    """``review.csv``: one row per page left for review or input that failed: file, page,
+    angle, confidence, the short reason and the whole message (an existing one is replaced
+    only with ``replace``)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file", "page", "angle", "confidence", "reason", "detail"])
+            for p in review:
+                detail = p.error or p.reason or f"confidence below {min_confidence:g}"
+                w.writerow([p.file, p.page or "", "" if p.angle is None else p.angle,
+                            "" if p.confidence is None else f"{p.confidence:.4f}",
+                            reason_of(p) if (p.error or p.reason) else "low confidence", detail])
+
+    _atomic(path, write, replace=replace)
+
+
 def expand_files(paths: list[Path]) -> Selection:
-    """Files and folders (recursive) -> sources, in the user's order."""
-    return expand(paths)
-
-
-def _safe_float(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else v
+    """Files and folders (recursive) -> sources, in the user's order; a path that cannot be
+    read is a source with its ``problem`` (a row of its own; the run goes on)."""
+    return expand(paths, strict=False)
