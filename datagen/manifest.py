@@ -712,3 +712,39 @@ def fetch(manifest: Manifest, dest: str | os.PathLike | None = None,
                 rep.fetched.append(doc.id)
     return rep
 
+
+# --------------------------------------------------------------------------- corpus resolution
+@dataclass
+class SourceDoc:
+    """A document resolved to a file on disk, with what its manifest says about it."""
+
+    id: str
+    path: str
+    sha256: str
+    pages: str | None = None
+    split: str | None = None
+    license: str | None = None
+    origin: str | None = None
+    extra: dict = field(default_factory=dict)
+    rotation: int | dict = 0
+    kind: str | None = None
+    script: str | None = None
+
+    def to_source(self, limit: int | None = None):
+        """The :class:`datagen.pages.Source` that reads this document's selected pages."""
+        from .pages import source as page_source
+
+        return page_source(self.path, doc=self.id, spec=self.pages, limit=limit, rotation=self.rotation,
+                           kind=self.kind, script=self.script)
+
+
+def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
+                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+                       local_root: str | os.PathLike | None = None) -> list[SourceDoc]:
+    """The documents of ``manifest``, fetched (and verified) into ``dest`` first."""
+    dest = Path(dest) if dest else default_dest(manifest)
+    rep = fetch(manifest, dest, log=log, local_root=local_root)
+    if rep.fetched:
+        log(f"corpus {manifest.name}: fetched {len(rep.fetched)}, already present {len(rep.present)} -> {dest}")
+    return [SourceDoc(d.id, str((dest / d.filename).resolve()), d.sha256, d.pages, d.split, d.license, d.origin,
+                      d.extra, d.rotation, d.kind, d.script) for d in manifest.documents]
