@@ -51,7 +51,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -281,6 +281,21 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
         docs.append(Document(did, d["sha256"], str(d["license"]), src, None if pages is None else str(pages), split,
                              extra, kind, script, _rotation(where, d.get("rotation", 0))))
     return Manifest(path, name, str(data.get("description", "")), docs, purpose)
+
+
+def select_kinds(manifest: Manifest, kinds) -> Manifest:
+    """The manifest with only its documents of the given ``kind`` s (scan, photo, born-digital);
+    all of them when ``kinds`` is empty.  ManifestError when none is left."""
+    kinds = tuple(kinds or ())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise ManifestError(f"unknown kind {bad[0]!r}; choose from: {', '.join(KINDS)}")
+    if not kinds:
+        return manifest
+    docs = [d for d in manifest.documents if d.kind in kinds]
+    if not docs:
+        raise ManifestError(f"{manifest.path}: no document of kind {' or '.join(kinds)}")
+    return replace(manifest, documents=docs)
 
 
 # --------------------------------------------------------------------------- built-in manifests and cache
