@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from datagen.devices import DEVICES, resolve_device
+from datagen.devices import DEVICES, click_device as _device, resolve_device
 from datagen.strategies import REGISTRY as STRATEGIES
 from .methods import METHODS
 
@@ -27,7 +27,7 @@ def _methods(ctx, param, value):
 method_opt = click.option("--method", "methods", multiple=True, callback=_methods,
                           help=f"Attribution method(s), repeatable or comma-separated: {', '.join(METHODS)} "
                                "(default: all).")
-from datagen.devices import click_device as _device  # noqa: E402
+
 
 def _cues(ctx, param, value):
     from .cues import REGISTRY as CUES
@@ -223,7 +223,7 @@ def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, audit, au
     for line in res["verdict"]["text"]:
         click.echo(line.replace("**", ""))
     if res.get("audit"):
-        from .audit import format_audit
+        from .report import format_audit
 
         click.echo(format_audit(res["audit"]))
     click.echo(f"report: {out / 'report.md'}")
@@ -260,7 +260,8 @@ def audit(runs, clean, out, pages, cues, spray_n, clusters, leak, spray_on, as_j
     Example:  interpret audit runs/exact --out reports/audit
               interpret audit runs-full/exact/model.pt --cue bar-top,bar-bottom --pages 155 --no-spray
     """
-    from .audit import audit as run_audit, format_audit
+    from .audit import audit as run_audit
+    from .report import format_audit
 
     try:
         res = run_audit(list(runs), out, clean=list(clean) or None, cues=cues, pages=pages, seed=seed,
