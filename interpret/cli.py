@@ -189,7 +189,9 @@ def shortcut(model_path, clean, strategy, pages, split, as_json, seed, device):
               help="Probe variant (default shards/kornia-zeros, built if absent).")
 @click.option("--clean", multiple=True, type=click.Path(path_type=Path),
               help="Clean DATA (default: clean renderings of the runs' test documents).")
-@click.option("--real", type=click.Path(dir_okay=False, path_type=Path), help="Labelled real pages: a file,angle CSV.")
+@click.option("--real", type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled real pages: a file,angle CSV, with doc and kind columns for intervals by document and "
+                   "a breakdown by kind (as 'datagen pages' writes).")
 @click.option("--out", default=Path("reports/compare"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Report folder (written atomically).")
 @method_opt
