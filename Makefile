@@ -45,8 +45,8 @@ test: install
 demo: install
 	@date +"demo started %T"
 	@for s in $(STRATEGIES); do datagen build --rotation=$$s $(QUICK_BUILD) || exit 1; done
-	@[ -f $(DEMO_REAL)/labels.csv ] || datagen pages $(REAL_PAGES) --kind scan --kind photo --out $(DEMO_REAL)
-	@date +"real pages ready %T"
+	@[ -f $(DEMO_REAL)/labels.csv ] || { date +"writing the real pages %T"; \
+		datagen pages $(REAL_PAGES) --kind scan --kind photo --out $(DEMO_REAL) && date +"real pages ready %T"; }
 	trainer fit shards/ $(QUICK_FIT) --resume
 	@if [ -f reports/demo/report.json ] && [ -z "$$(find runs $(DEMO_REAL)/labels.csv \( -name model.pt -o -name labels.csv \) \
 		-newer reports/demo/report.json)" ]; then echo "reports/demo is up to date (no model nor real page changed since)"; \
