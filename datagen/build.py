@@ -29,10 +29,10 @@ import torch
 from . import __version__
 from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWriter, angle_to_class, encode_png,
                        sample_key, write_json_atomic)
-from .manifest import (Manifest, ManifestError, default_dest, default_manifest_path, fetch, load_manifest,
-                       reserved_documents, sha256_file)
+from .manifest import (ManifestError, SourceDoc, default_manifest_path, docs_from_manifest,
+                       load_manifest, reserved_documents, sha256_file)
 from .devices import resolve_device
-from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, Source, source as page_source  # noqa: F401 (BLANK_INK: re-exported)
+from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader  # noqa: F401 (BLANK_INK: re-exported)
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, cpu_count, default_workers
 from .strategies import draw_skews, get_strategy, make_samples
 
@@ -97,40 +97,9 @@ def check_split(fr) -> tuple[float, float, float]:
 
 
 # --------------------------------------------------------------------------- sources
-@dataclass
-class SourceDoc:
-    id: str
-    path: str
-    sha256: str
-    pages: str | None = None
-    split: str | None = None
-    license: str | None = None
-    origin: str | None = None
-    extra: dict = field(default_factory=dict)
-    rotation: int | dict = 0
-    kind: str | None = None
-    script: str | None = None
-
-    def to_source(self, limit: int | None = None) -> Source:
-        return page_source(self.path, doc=self.id, spec=self.pages, limit=limit, rotation=self.rotation,
-                           kind=self.kind, script=self.script)
-
-
 def _slug(name: str) -> str:
     s = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
     return s or "doc"
-
-
-def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
-                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
-                       local_root: str | os.PathLike | None = None) -> list[SourceDoc]:
-    """The documents of ``manifest``, fetched (and verified) into ``dest`` first."""
-    dest = Path(dest) if dest else default_dest(manifest)
-    rep = fetch(manifest, dest, log=log, local_root=local_root)
-    if rep.fetched:
-        log(f"corpus {manifest.name}: fetched {len(rep.fetched)}, already present {len(rep.present)} -> {dest}")
-    return [SourceDoc(d.id, str((dest / d.filename).resolve()), d.sha256, d.pages, d.split, d.license, d.origin,
-                      d.extra, d.rotation, d.kind, d.script) for d in manifest.documents]
 
 
 def resolve_sources(sources: list[str], log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)

@@ -8,7 +8,8 @@ import click
 
 from .build import DEFAULT_DPI, DEFAULT_SIZE, BuildConfig, BuildError, build, summary_lines
 from .contract import ANGLES, load_variant
-from .manifest import ManifestError, default_dest, default_manifest_path, fetch as fetch_manifest, load_manifest
+from .manifest import (KINDS, ManifestError, default_dest, default_manifest_path, fetch as fetch_manifest, load_manifest,
+                       select_kinds)
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, default_workers
 from .strategies import REGISTRY
 
@@ -158,8 +159,10 @@ def build_cmd(sources, out, rotation, size, dpi, skew, angles, split, seed, devi
               help="Where the documents are fetched (default: the cache).")
 @click.option("--dpi", default=150.0, show_default=True, type=click.FloatRange(10, 1200),
               help="Render resolution of PDF pages (images keep theirs).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS),
+              help="Only the documents of this kind (repeatable; default: all).")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def pages(manifest, out, dest, dpi, force):
+def pages(manifest, out, dest, dpi, kinds, force):
     """Write the pages of MANIFEST, upright then turned clockwise by 0/90/180/270, as PNGs with a
     labels.csv (file,angle,doc,page,kind,script,license): a labelled folder any tool can be scored on.
 
@@ -170,7 +173,7 @@ def pages(manifest, out, dest, dpi, force):
     from .export import export_pages
 
     try:
-        rep = export_pages(load_manifest(manifest), out, dest, dpi=dpi, force=force,
+        rep = export_pages(select_kinds(load_manifest(manifest), kinds), out, dest, dpi=dpi, force=force,
                            log=lambda s: click.echo(s, err=True))
     except (ManifestError, ValueError, RuntimeError) as e:
         raise click.ClickException(" ".join(str(e).split()))

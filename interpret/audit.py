@@ -21,20 +21,15 @@ advance:
    sits mostly outside the page's text ink (in margins, bands, bars): more than half of it, and at
    least twice as densely as on the ink (an odds ratio against the off-ink area share).
 
-Writes ``report.md``, ``report.json``, ``cues.png`` (flip rates), ``cue-examples.png`` (what each
-cue looks like) and ``spray-<run>.png`` into OUT atomically (a temporary folder, then renamed).
+:mod:`interpret.report` writes ``report.md``, ``report.json``, ``cues.png`` (flip rates),
+``cue-examples.png`` (what each cue looks like) and ``spray-<run>.png`` into OUT atomically.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
 import shlex
-import shutil
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -43,9 +38,11 @@ import torch
 
 from datagen.contract import ANGLES
 from datagen.preprocess import square
-from trainer.data import EvalSource, VariantData
+from trainer.data import EvalSource, VariantData, clean_test_data, open_data
 from trainer.evaluate import predict_probs
 from .cues import CUES, Cue, cue_rng, dilate, get_cue
+from .report import flip_ci as _ci, pct as _p, write_audit_report
+from .runs import find_runs, load_runs
 from .stats import ABOVE, BELOW, INCONCLUSIVE, cluster_bootstrap, decide, paired_cluster_bootstrap
 
 SHORTCUT_FLIP = 0.10  # the same threshold as compare's shortcut verdict
@@ -304,6 +301,7 @@ def spray(model: torch.nn.Module, data: EvalSource, device: torch.device, n_per_
     off_mass, off_area, feats, valid = np.array(off_mass), np.array(off_area), np.array(feats), np.array(valid)
     out = {"n": int(len(X)), "n_per_class": n_per_class, "grid": grid, "cam_grid": cam_grid, "method": "gradcam",
            "clusters_rule": "eigengap" if clusters == "auto" else f"fixed {clusters}",
+           "flag_off_ink_mass": SPRAY_OFF_INK_MASS, "flag_off_ink_odds": SPRAY_OFF_INK_ODDS,
            "no_relevance": int((~valid).sum()), "classes": {}}
     if max(cam_grid) <= 1:
         out["note"] = (f"at {s} px the last block's map is 1x1: Grad-CAM is uniform, the clusters carry no spatial "
@@ -334,15 +332,6 @@ def spray(model: torch.nn.Module, data: EvalSource, device: torch.device, n_per_
 
 
 # --------------------------------------------------------------------------- verdicts
-def _p(v) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f} %"
-
-
-def _ci(r) -> str:
-    lo, hi = r["flip_rate_ci95"]
-    return f"{_p(r['flip_rate'])} [{100 * lo:.1f}–{100 * hi:.1f}]"
-
-
 def reproduce_command(run: str, cue: str, pages: int, seed: int, clean: list[str] | None = None) -> str:
     parts = ["interpret", "audit", run, "--cue", cue, "--pages", str(pages), "--seed", str(seed)]
     for c in clean or []:
@@ -503,9 +492,6 @@ def audit(run_paths: list[Path], out: Path, clean: list[Path] | None = None, cue
           seed: int = 0, spray_n: int = 16, clusters=3, leak: bool = True, spray_on: bool = True,
           device: torch.device | None = None, log=None) -> dict:
     """Audit runs (default: every run under ``runs/``) and write the report into ``out``."""
-    from trainer.data import clean_test_data, open_data
-    from .compare import find_runs, load_runs
-
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     device = device or torch.device("cpu")
     _cue_list(cues)  # unknown names fail before any model is loaded
@@ -528,173 +514,3 @@ def audit(run_paths: list[Path], out: Path, clean: list[Path] | None = None, cue
     res["notes"] = skipped
     write_audit_report(res, out)
     return res
-
-
-# --------------------------------------------------------------------------- report
-@contextmanager
-def atomic_folder(out: Path):
-    """Yield a temporary folder beside ``out``; on success it replaces ``out`` (an earlier ``out``
-    is kept until then), on failure it is removed and ``out`` is left as it was."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "run"
-
-
-def write_audit_figures(res: dict, folder: Path) -> dict:
-    """``cues.png``, ``cue-examples.png`` and one ``spray-<run>.png`` per run with clusters;
-    returns ``{key: file name}``.  Drawn from the JSON result alone."""
-    from .figures import cue_examples, cues_chart, spray_chart
-
-    figs = {"cues": "cues.png", "cue_examples": "cue-examples.png"}
-    cues_chart(res["runs"], res["threshold"], folder / figs["cues"])
-    size = max((r["input_size"] for r in res["runs"]), default=128)
-    cue_examples([c["name"] for c in res["cue_registry"]], folder / figs["cue_examples"], size=max(64, size))
-    used = set()
-    for r in res["runs"]:
-        if r.get("spray") and r["spray"].get("classes"):
-            slug = _slug(r["name"])
-            while slug in used:
-                slug += "_"
-            used.add(slug)
-            figs[f"spray:{r['name']}"] = f"spray-{slug}.png"
-            spray_chart(r["spray"], folder / figs[f"spray:{r['name']}"], title=f"{r['name']}: Grad-CAM relevance "
-                        "clusters per class (red = mostly off the text ink)")
-    return figs
-
-
-def write_audit_report(res: dict, out: Path) -> None:
-    with atomic_folder(out) as tmp:
-        res["figures"] = write_audit_figures(res, tmp)
-        (tmp / "report.json").write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-        md = ["# Audit: which cues does each model rely on?", ""]
-        md += [f"Runs: {len(res['runs'])}. Clean pages: "
-               f"{res['clean'] if isinstance(res['clean'], str) else ', '.join(res['clean'])}; up to {res['pages']} "
-               f"pages per run, four turns each. Seed {res['seed']}. Time: {res['elapsed_s']} s.", ""]
-        md += audit_markdown(res, res["figures"], level=2)
-        if res.get("notes"):
-            md += ["## Notes", ""] + [f"- {n}" for n in res["notes"]] + [""]
-        (tmp / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-
-
-def audit_markdown(res: dict, figs: dict, level: int = 2) -> list[str]:
-    """The audit's sections (headings at ``level``), for its own report and for compare's."""
-    h = "#" * level
-    thr = 100 * res["threshold"]
-    L = [f"{h} Verdict per run", ""]
-    for r in res["runs"]:
-        for t in r["verdict"]["text"]:
-            L.append(t if t.startswith("  - ") else f"- {t}")
-        L.append("")
-    L += [f"{h} Cue battery", "",
-          f"Each clean page at its four turns, edited by one cue in the displayed frame (the right answer does not "
-          f"change). Flip rate: the share of answers that change, with a 95 % bootstrap interval over pages. A cue is "
-          f"relied on at {thr:.0f} % or more with its whole interval, inconclusive when the interval straddles "
-          f"{thr:.0f} %. \"Most frequent\": the class most flips go to; \"toward anchor\": the share going to the "
-          "answer "
-          "that puts a side cue on top (a corner cue at the top left).", "", f"![cue flip rates]({figs['cues']})", ""]
-    for r in res["runs"]:
-        b = r["cues"]
-        L += [f"{h}# {r['name']} ({r['strategy']}, {r['input_size']} px)", "",
-              f"{b['pages']} pages of {r['clean']}; clean accuracy {_p(b['clean_accuracy'])}, mean confidence "
-              f"{b['clean_confidence']:.2f}.", "",
-              "| cue | flip rate [95 % CI] | verdict | most frequent (share of flips) | toward anchor "
-              "| accuracy change |",
-              "|---|---:|---|---:|---:|---:|"]
-        for k, c in b["cues"].items():
-            if not c["valid"]:
-                continue
-            verdict = c["decision"] + (f" ({c['pages_to_decide']} pages would decide)" if c["pages_to_decide"] else "")
-            if c.get("control"):
-                verdict += f"; {c['control']}: {_p(c['control_flip_rate'])}"
-            most = f"{c['top_class']}° ({_p(c['top_class_share'])})" if c["flips"] else "—"
-            anchor = f"{c['anchor']}°: {_p(c['toward_anchor'])}" if c.get("anchor") is not None and c["flips"] else "—"
-            L.append(f"| {k} | {_ci(c)} | {verdict} | {most} | {anchor} | {100 * c['accuracy_change']:+.1f} |")
-        inv = {k: c for k, c in b["cues"].items() if not c["valid"]}
-        if inv:
-            L += ["", "| no right answer | answers 0° / 90° / 180° / 270° | mean confidence (clean) |",
-                  "|---|---|---:|"]
-            for k, c in inv.items():
-                ans = " / ".join(_p(c["answers"][str(a)]) for a in ANGLES)
-                L.append(f"| {k} | {ans} | {c['mean_confidence']:.2f} ({c['clean_confidence']:.2f}) |")
-        L.append("")
-    L += [f"{h}# The cues", "", f"![what each cue does to a page]({figs['cue_examples']})", "",
-          "| cue | edit |", "|---|---|"]
-    L += [f"| {c['name']} | {c['summary']} |" for c in res["cue_registry"]]
-    L.append("")
-    if res.get("leak"):
-        L += [f"{h} Leak test: the data alone", "",
-              "A logistic-regression probe, cross-validated by document, predicts the label from features that should "
-              "carry no orientation. Accuracy against chance, 95 % bootstrap interval over documents; \"clean turns\": "
-              "the same probe on artifact-free turns of the same pages (what inference sees); a leak is a generator "
-              "trace when the variant beats its clean turns, a layout cue when the clean turns carry it as much. Axis: "
-              "the share on the right axis (0/180 vs 90/270, chance 50 %).", "",
-              "| variant | features | probe accuracy [95 % CI] | axis | clean turns | excess [95 % CI] | verdict |",
-              "|---|---|---:|---:|---:|---:|---|"]
-        for lk in res["leak"]:
-            for f, x in lk["features"].items():
-                if x.get("accuracy") is None:
-                    L.append(f"| {lk['variant']} | {f} | n/a | | | | {x.get('note', '')} |")
-                    continue
-                ex = "n/a" if x["excess"] is None else \
-                    f"{100 * x['excess']:+.1f} [{100 * x['excess_ci95'][0]:+.1f}, {100 * x['excess_ci95'][1]:+.1f}]"
-                L.append(f"| {lk['variant']} | {f} | {_p(x['accuracy'])} [{100 * x['ci95'][0]:.1f}–"
-                         f"{100 * x['ci95'][1]:.1f}] | {_p(x['axis_accuracy'])} | {_p(x['clean_accuracy'])} | {ex} | "
-                         f"{'**' + x['status'] + '**' if x['status'] == 'generator trace' else x['status']} |")
-        L.append("")
-        L += [f"- {lk['verdict']} (chance {_p(lk['chance'])}, {lk['samples']} samples, {lk['documents']} documents)"
-              for lk in res["leak"]]
-        L.append("")
-    sprays = [r for r in res["runs"] if r.get("spray") and r["spray"].get("classes")]
-    if sprays:
-        L += [f"{h} Relevance clusters (SpRAy)", "",
-              f"Grad-CAM maps (explaining the predicted class) of up to {sprays[0]['spray']['n_per_class']} test "
-              "samples "
-              f"per true class, pooled to {SPRAY_GRID}x{SPRAY_GRID}, normalised, and clustered per class by spectral "
-              f"clustering ({sprays[0]['spray']['clusters_rule']}). A cluster is flagged when more than "
-              f"{100 * SPRAY_OFF_INK_MASS:.0f} % of its relevance lies off the text ink, at least "
-              f"{SPRAY_OFF_INK_ODDS:g}x as densely as on it (odds ratio against the off-ink area; text ink: "
-              "|x − paper| > 0.25 without solid dark regions or artifact pixels, dilated by 1/32 of the side).", ""]
-        for r in sprays:
-            sp = r["spray"]
-            L += [f"{h}# {r['name']}", ""]
-            if sp.get("note"):
-                L += [f"Note: {sp['note']}.", ""]
-            L += ["| class | cluster | share | accuracy | relevance off ink | off-ink area | density ratio | flag |",
-                  "|---|---:|---:|---:|---:|---:|---:|---|"]
-            for a, v in sp["classes"].items():
-                for j, cl in enumerate(v["clusters"]):
-                    odds = "n/a" if cl["off_ink_odds"] is None else f"{cl['off_ink_odds']:.2f}"
-                    L.append(f"| {a}° | {j + 1} | {_p(cl['share'])} | {_p(cl['accuracy'])} | "
-                             f"{_p(cl['off_ink_mass'])} | "
-                             f"{_p(cl['off_ink_area'])} | {odds} | {'**off ink**' if cl['flagged'] else ''} |")
-            key = f"spray:{r['name']}"
-            if key in figs:
-                L += ["", f"![relevance clusters of {r['name']}]({figs[key]})"]
-            L.append("")
-    return L
-
-
-def format_audit(res: dict) -> str:
-    """The verdict lines for the terminal."""
-    lines = []
-    for r in res["runs"]:
-        lines += [t.replace("**", "") for t in r["verdict"]["text"]]
-    return "\n".join(lines)

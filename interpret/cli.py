@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from datagen.devices import DEVICES, resolve_device
+from datagen.devices import DEVICES, click_device as _device, resolve_device
 from datagen.strategies import REGISTRY as STRATEGIES
 from .methods import METHODS
 
@@ -27,7 +27,7 @@ def _methods(ctx, param, value):
 method_opt = click.option("--method", "methods", multiple=True, callback=_methods,
                           help=f"Attribution method(s), repeatable or comma-separated: {', '.join(METHODS)} "
                                "(default: all).")
-from datagen.devices import click_device as _device  # noqa: E402
+
 
 def _cues(ctx, param, value):
     from .cues import REGISTRY as CUES
@@ -189,7 +189,9 @@ def shortcut(model_path, clean, strategy, pages, split, as_json, seed, device):
               help="Probe variant (default shards/kornia-zeros, built if absent).")
 @click.option("--clean", multiple=True, type=click.Path(path_type=Path),
               help="Clean DATA (default: clean renderings of the runs' test documents).")
-@click.option("--real", type=click.Path(dir_okay=False, path_type=Path), help="Labelled real pages: a file,angle CSV.")
+@click.option("--real", type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled real pages: a file,angle CSV, with doc and kind columns for intervals by document and "
+                   "a breakdown by kind (as 'datagen pages' writes).")
 @click.option("--out", default=Path("reports/compare"), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Report folder (written atomically).")
 @method_opt
@@ -223,7 +225,7 @@ def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, audit, au
     for line in res["verdict"]["text"]:
         click.echo(line.replace("**", ""))
     if res.get("audit"):
-        from .audit import format_audit
+        from .report import format_audit
 
         click.echo(format_audit(res["audit"]))
     click.echo(f"report: {out / 'report.md'}")
@@ -260,7 +262,8 @@ def audit(runs, clean, out, pages, cues, spray_n, clusters, leak, spray_on, as_j
     Example:  interpret audit runs/exact --out reports/audit
               interpret audit runs-full/exact/model.pt --cue bar-top,bar-bottom --pages 155 --no-spray
     """
-    from .audit import audit as run_audit, format_audit
+    from .audit import audit as run_audit
+    from .report import format_audit
 
     try:
         res = run_audit(list(runs), out, clean=list(clean) or None, cues=cues, pages=pages, seed=seed,

@@ -1,19 +1,18 @@
 """``interpret compare``: which generation strategy taught its model a shortcut?
 
 For every run (a folder with ``model.pt``): accuracy on its own test split, on clean pages and
-on real pages; artifact attention (AAR, pointing game) per method on its own test split and on
-a common probe set (the kornia-zeros variant's test split); the shortcut test with the run's
-own strategy (kornia-zeros for a mask-free variant); and, unless ``audit=False``, the audit of
-:mod:`interpret.audit` (cue battery, leak test, relevance clusters).  Writes report.md/json/csv
-and figures into the output folder atomically (built in a temporary folder, then swapped in).
+on real pages, each with a 95 % document-cluster interval (:mod:`interpret.accuracy`); artifact
+attention (AAR, pointing game) per method on its own test split and on a common probe set (the
+kornia-zeros variant's test split); the shortcut test with the run's own strategy (kornia-zeros
+for a mask-free variant); and, unless ``audit=False``, the audit of :mod:`interpret.audit` (cue
+battery, leak test, relevance clusters).  :func:`verdict` names the cleanest strategy from those
+numbers; :mod:`interpret.report` writes report.md/json/csv and figures into the output folder
+atomically.
 """
 from __future__ import annotations
 
-import csv
-import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,69 +21,18 @@ import torch
 from datagen.contract import ANGLES, Variant, is_variant, load_variant
 from datagen.strategies import get_strategy
 from trainer.data import EvalSource, VariantData, clean_test_data, open_data
-from trainer.evaluate import evaluate
-from trainer.models import load_model
+from .accuracy import paired_gap, score
+from .audit import audit_runs
 from .core import load_masked, score_set
-from .metrics import bootstrap_ci
 from .methods import METHODS
+from .report import pct, pct_ci, points_ci, write_report
+from .runs import find_runs, load_runs
 from .shortcut import shortcut_test
 from .stats import ABOVE, INCONCLUSIVE, decide
 
 PROBE_STRATEGY = "kornia-zeros"
 SHORTCUT_FLIP = 0.10  # a flip rate at or above this, with its whole 95 % interval, marks a shortcut
-
-
-@dataclass
-class Run:
-    name: str
-    path: Path
-    ckpt_path: Path
-
-
-def find_runs(paths: list[Path], log=print) -> tuple[list[Run], list[str]]:
-    """Runs to compare: named folders (each must hold model.pt) or, with none named, every
-    folder under ``runs/`` (those without model.pt are skipped and reported)."""
-    skipped = []
-    if paths:
-        runs = []
-        for p in paths:
-            p = Path(p)
-            ck = p if p.suffix == ".pt" else p / "model.pt"
-            if not p.exists():
-                raise ValueError(f"{p}: no such run folder")
-            if not ck.is_file():
-                raise ValueError(f"{p}: not a run folder (no model.pt); train one with 'trainer fit'")
-            runs.append(Run(ck.parent.name, ck.parent, ck))
-        return runs, skipped
-    base = Path("runs")
-    if not base.is_dir():
-        raise ValueError("no runs/ folder here: train models with 'trainer fit shards/' or name RUN_DIRs")
-    runs = []
-    for d in sorted(base.iterdir()):
-        if not d.is_dir():
-            continue
-        if (d / "model.pt").is_file():
-            runs.append(Run(d.name, d, d / "model.pt"))
-        else:
-            skipped.append(f"{d}: no model.pt (unfinished run?)")
-            log(f"skipping {d}: no model.pt")
-    if not runs:
-        raise ValueError("runs/ holds no run with a model.pt: train models with 'trainer fit shards/'")
-    return runs, skipped
-
-
-def load_runs(runs: list[Run], device: torch.device, missing: str | None) -> list[tuple]:
-    """``(run, model, checkpoint, variant)`` per run, the variant being the run's training data, or
-    None when it is gone; with ``missing`` set, a gone variant is an error that ends with it."""
-    loaded = []
-    for r in runs:
-        model, ck = load_model(r.ckpt_path, device)
-        vpath = Path(ck.get("dataset_path", ""))
-        variant = load_variant(vpath) if is_variant(vpath) else None
-        if variant is None and missing:
-            raise ValueError(f"{r.ckpt_path}: its training data {vpath} is gone; {missing}")
-        loaded.append((r, model, ck, variant))
-    return loaded
+GAP_PAIR = ("kornia-zeros", "exact")  # the study's headline: the paper's strategy against the lossless one
 
 
 def ensure_probe(probe: Path | None, first_variant: Variant, log=print) -> Variant:
@@ -108,8 +56,29 @@ def ensure_probe(probe: Path | None, first_variant: Variant, log=print) -> Varia
     return load_variant(default)
 
 
-def _acc(res) -> float | None:
-    return res.accuracy if res is not None and res.n else None
+class EvalSets:
+    """The clean and real pages every run is scored on, read once per input size."""
+
+    def __init__(self, clean: list[Path] | None, real: Path | None, first_variant: Variant):
+        self.clean_paths, self.real_path, self.first = clean, real, first_variant
+        self._clean: dict[int, EvalSource] = {}
+        self._real: dict[int, EvalSource] = {}
+
+    def clean(self, size: int) -> EvalSource:
+        if size not in self._clean:
+            ds = open_data(self.clean_paths, size) if self.clean_paths else clean_test_data(self.first, size)
+            self._clean[size] = ds.cache()
+        return self._clean[size]
+
+    def real(self, size: int) -> EvalSource | None:
+        if self.real_path is None:
+            return None
+        if size not in self._real:
+            self._real[size] = open_data([self.real_path], size).cache()
+        return self._real[size]
+
+    def real_errors(self) -> list[dict]:
+        return [e for ds in self._real.values() for e in ds.errors]
 
 
 def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: list[Path] | None = None,
@@ -117,6 +86,12 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
             shortcut_pages: int = 40, ig_steps: int = 32, device: torch.device | None = None, log=None,
             audit: bool = True, audit_pages: int | None = None, seed: int = 0,
             audit_options: dict | None = None) -> dict:
+    """Compare runs (default: every run under ``runs/``) and write the report into ``out``.
+
+    ``clean``: clean DATA (default: clean renderings of the first run's test documents);
+    ``real``: labelled real pages (a ``file,angle[,doc,kind]`` CSV, as ``datagen pages`` writes).
+    Returns the JSON-ready result that ``report.json`` holds.
+    """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     device = device or torch.device("cpu")
     methods = list(methods or METHODS)
@@ -128,73 +103,25 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
     notes = list(skipped)
     if len(test_docs) > 1:
         notes.append("the runs' variants do not share the same test documents; clean accuracy compares different pages")
-    clean_cache: dict[int, EvalSource] = {}
-    real_cache: dict[int, EvalSource] = {}
-
-    def clean_for(size: int) -> EvalSource:
-        if size not in clean_cache:
-            ds = open_data(clean, size) if clean else clean_test_data(loaded[0][3], size)
-            clean_cache[size] = ds.cache()
-        return clean_cache[size]
-
-    def real_for(size: int) -> EvalSource | None:
-        if real is None:
-            return None
-        if size not in real_cache:
-            real_cache[size] = open_data([real], size).cache()
-        return real_cache[size]
-
-    rows, grids = [], {m: [] for m in methods}
-    probe_imgs = None
-    for r, model, ck, variant in loaded:
-        size = int(ck["input_size"])
-        log(f"[{r.name}] accuracy (own test split, clean pages{', real pages' if real else ''})")
-        own = evaluate(model, VariantData(variant, "test", size), device)
-        cl = evaluate(model, clean_for(size), device, keep_predictions=True)
-        rl = evaluate(model, real_for(size), device) if real else None
-        log(f"[{r.name}] attributions on own test split and probe ({', '.join(methods)}; n <= {n})")
-        own_set = load_masked(variant, "test", n, size)
-        own_score = score_set(model, own_set, methods, device, ig_steps=ig_steps)
-        probe_set = load_masked(probe_v, "test", n, size)
-        probe_score = score_set(model, probe_set, methods, device, ig_steps=ig_steps, keep_maps=True)
-        if probe_imgs is None and probe_set.keys:
-            k = min(grid_n, len(probe_set.keys))
-            sel = np.linspace(0, len(probe_set.keys) - 1, k).round().astype(int).tolist()
-            probe_imgs = (probe_set.images[sel], probe_set.masks[sel], [ANGLES[i] for i in probe_set.labels[sel].tolist()],
-                          sel)
-        if probe_imgs is not None and "_maps" in probe_score:
-            sel = probe_imgs[3]
-            for m in methods:
-                grids[m].append({"name": r.name, "strategy": variant.strategy, "relevance": probe_score["_maps"][m][sel],
-                                 "pred": [ANGLES[i] for i in probe_score["_preds"][sel].tolist()]})
-        probe_score.pop("_maps", None)
-        probe_score.pop("_preds", None)
+    sets = EvalSets(clean, real, loaded[0][3])
+    rows, grids, probe_imgs = [], {m: [] for m in methods}, None
+    for entry in loaded:
+        row = _accuracy_row(entry, sets, device, seed, log)
+        probe_imgs = _attention(row, entry, probe_v, methods, grids, probe_imgs, n, grid_n, ig_steps, device, log)
+        r, model, _, variant = entry
         strat = variant.strategy if get_strategy(variant.strategy).keeps_canvas else PROBE_STRATEGY
         log(f"[{r.name}] shortcut test with {strat} artifacts on {shortcut_pages} clean pages")
-        sc = shortcut_test(model, clean_for(size), strat, device, limit=shortcut_pages)
-        rows.append({
-            "name": r.name, "run": str(r.path), "variant": variant.name, "strategy": variant.strategy,
-            "arch": ck["arch"], "input_size": size, "epochs": ck.get("epoch"),
-            "accuracy": {"own": _acc(own), "clean": _acc(cl), "real": _acc(rl)},
-            "clean_accuracy_ci95": list(bootstrap_ci([float(p["true"] == p["pred"]) for p in cl.predictions])[1:]),
-            "own_artifact": get_strategy(variant.strategy).keeps_canvas,
-            "n": {"own": own.n, "clean": cl.n, "real": rl.n if rl else 0},
-            "per_class_clean": cl.per_class(),
-            "confusion_clean": cl.confusion.tolist(),
-            "aar": {"own": {m: (own_score["methods"][m] or {}).get("aar") for m in methods},
-                    "probe": {m: (probe_score["methods"][m] or {}).get("aar") for m in methods}},
-            "pointing_game": {"own": {m: (own_score["methods"][m] or {}).get("pointing_game") for m in methods},
-                              "probe": {m: (probe_score["methods"][m] or {}).get("pointing_game") for m in methods}},
-            "score_own": own_score, "score_probe": probe_score, "shortcut": sc,
-        })
+        row["shortcut"] = shortcut_test(model, sets.clean(row["input_size"]), strat, device, limit=shortcut_pages)
+        rows.append(row)
+    if sets.real_errors():
+        notes.append(f"{len(sets.real_errors())} real page(s) could not be read and are not counted, e.g. "
+                     f"{sets.real_errors()[0]['reason']}")
     result = {"runs": rows, "methods": methods, "probe": str(probe_v.path), "notes": notes,
               "clean": [str(c) for c in clean] if clean else f"clean renderings of {loaded[0][3].name}'s test documents",
               "real": str(real) if real else None}
-    result["verdict"] = verdict(rows)
+    result["verdict"] = verdict(rows, seed=seed)
     if audit:
-        from .audit import audit_runs
-
-        result["audit"] = audit_runs(loaded, lambda e: clean_for(int(e[2]["input_size"])), device,
+        result["audit"] = audit_runs(loaded, lambda e: sets.clean(int(e[2]["input_size"])), device,
                                      pages=audit_pages or shortcut_pages, seed=seed,
                                      clean_args=[str(c) for c in clean] if clean else None, log=log,
                                      **(audit_options or {}))
@@ -203,7 +130,114 @@ def compare(run_paths: list[Path], out: Path, probe: Path | None = None, clean: 
     return result
 
 
-def verdict(rows: list[dict]) -> dict:
+def _accuracy_row(entry: tuple, sets: EvalSets, device, seed: int, log) -> dict:
+    """A run's row of the report with its accuracies (own test split, clean pages, real pages)."""
+    r, model, ck, variant = entry
+    size = int(ck["input_size"])
+    log(f"[{r.name}] accuracy (own test split, clean pages{', real pages' if sets.real_path else ''})")
+    own, own_s = score(model, VariantData(variant, "test", size), device, seed)
+    cl, cl_s = score(model, sets.clean(size), device, seed)
+    rl, rl_s = score(model, sets.real(size), device, seed) if sets.real_path else (None, None)
+    detail = {"own": own_s, "clean": cl_s, "real": rl_s}
+    return {
+        "name": r.name, "run": str(r.path), "variant": variant.name, "strategy": variant.strategy,
+        "arch": ck["arch"], "input_size": size, "epochs": ck.get("epoch"),
+        "accuracy": {k: (v or {}).get("accuracy") for k, v in detail.items()},
+        "accuracy_ci95": {k: (v or {}).get("ci95") for k, v in detail.items()},
+        "clean_accuracy_ci95": cl_s["ci95"],
+        "accuracy_detail": detail,
+        "own_artifact": get_strategy(variant.strategy).keeps_canvas,
+        "n": {"own": own.n, "clean": cl.n, "real": rl.n if rl else 0},
+        "per_class_clean": cl.per_class(),
+        "confusion_clean": cl.confusion.tolist(),
+    }
+
+
+def _attention(row: dict, entry: tuple, probe_v: Variant, methods: list[str], grids: dict, probe_imgs, n: int,
+               grid_n: int, ig_steps: int, device, log):
+    """Artifact attention of a run on its own test split and on the probe, into ``row``; the
+    probe's grid maps into ``grids``.  Returns the probe pages the grids show."""
+    r, model, ck, variant = entry
+    size = row["input_size"]
+    log(f"[{r.name}] attributions on own test split and probe ({', '.join(methods)}; n <= {n})")
+    own_score = score_set(model, load_masked(variant, "test", n, size), methods, device, ig_steps=ig_steps)
+    probe_set = load_masked(probe_v, "test", n, size)
+    probe_score = score_set(model, probe_set, methods, device, ig_steps=ig_steps, keep_maps=True)
+    if probe_imgs is None and probe_set.keys:
+        k = min(grid_n, len(probe_set.keys))
+        sel = np.linspace(0, len(probe_set.keys) - 1, k).round().astype(int).tolist()
+        probe_imgs = (probe_set.images[sel], probe_set.masks[sel], [ANGLES[i] for i in probe_set.labels[sel].tolist()],
+                      sel)
+    if probe_imgs is not None and "_maps" in probe_score:
+        sel = probe_imgs[3]
+        for m in methods:
+            grids[m].append({"name": r.name, "strategy": variant.strategy, "relevance": probe_score["_maps"][m][sel],
+                             "pred": [ANGLES[i] for i in probe_score["_preds"][sel].tolist()]})
+    probe_score.pop("_maps", None)
+    probe_score.pop("_preds", None)
+    scores = {"own": own_score, "probe": probe_score}
+    row["aar"] = {k: {m: (s["methods"][m] or {}).get("aar") for m in methods} for k, s in scores.items()}
+    row["pointing_game"] = {k: {m: (s["methods"][m] or {}).get("pointing_game") for m in methods}
+                            for k, s in scores.items()}
+    row["score_own"], row["score_probe"] = own_score, probe_score
+    return probe_imgs
+
+
+# --------------------------------------------------------------------------- verdict
+def _flip(r: dict) -> float:
+    v = (r["shortcut"]["artifact_only"] or {}).get("flip_rate")
+    return v if v is not None else 0.0
+
+
+def _decision(r: dict) -> dict:
+    ao = r["shortcut"]["artifact_only"] or {}
+    return decide(_flip(r), ao.get("flip_rate_ci95"), SHORTCUT_FLIP, int(r["shortcut"].get("pages") or 0))
+
+
+def _own(r: dict) -> bool:
+    return r.get("own_artifact", True)
+
+
+def _clean_ci(r: dict) -> tuple[float, float]:
+    c = r.get("clean_accuracy_ci95") or [r["accuracy"]["clean"] or 0] * 2
+    return (c[0] if c[0] is not None else 0.0), (c[1] if c[1] is not None else 0.0)
+
+
+def _pick(candidates: list[dict]) -> dict:
+    """The most accurate on clean pages, or a mask-free run statistically tied with it (95 % intervals overlap)."""
+    top = max(candidates, key=lambda r: r["accuracy"]["clean"] or 0)
+    tied_free = [r for r in candidates if not _own(r) and _clean_ci(r)[1] >= _clean_ci(top)[0]]
+    return max(tied_free, key=lambda r: r["accuracy"]["clean"] or 0) if tied_free else top
+
+
+def _real(r: dict) -> dict | None:
+    return (r.get("accuracy_detail") or {}).get("real")
+
+
+def real_shortfall(rows: list[dict], r: dict, seed: int = 0) -> dict | None:
+    """How far run ``r`` is behind the best run on real pages, when it is behind beyond the 95 %
+    interval (paired document-cluster bootstrap on the same documents); None otherwise or
+    without real pages.  ``{"than", "strategy", "difference", "ci95", "documents"}``."""
+    scored = [x for x in rows if _real(x) and _real(x).get("accuracy") is not None]
+    if not any(x is r for x in scored):
+        return None
+    top = max(scored, key=lambda x: x["accuracy"]["real"])
+    g = paired_gap(_real(top), _real(r), seed) if top is not r else None
+    if g is None or g["ci95"][0] <= 0:
+        return None
+    return {"than": top["name"], "strategy": top["strategy"], **g}
+
+
+def real_gap(rows: list[dict], pair: tuple[str, str] = GAP_PAIR, seed: int = 0) -> dict | None:
+    """Real-page accuracy of the first strategy of ``pair`` minus the second's, with its paired
+    95 % document-cluster interval; None unless both ran and were scored on real pages."""
+    a = next((r for r in rows if r["strategy"] == pair[0] and _real(r)), None)
+    b = next((r for r in rows if r["strategy"] == pair[1] and _real(r)), None)
+    g = paired_gap(_real(a), _real(b), seed) if a and b else None
+    return {"runs": [a["name"], b["name"]], "strategies": list(pair), **g} if g else None
+
+
+def verdict(rows: list[dict], seed: int = 0) -> dict:
     """Name the cleanest strategy from the numbers.
 
     A run has a shortcut when the artifacts of its OWN strategy, added to clean pages without
@@ -214,55 +248,86 @@ def verdict(rows: list[dict]) -> dict:
     robustness to an artifact it never saw, reported but not counted as a shortcut.  Among runs
     with neither a shortcut nor an inconclusive test, a mask-free one is the cleanest when its
     clean-page accuracy is statistically tied with the best (95 % intervals overlap); otherwise
-    the most accurate on clean pages is.
+    the most accurate on clean pages is.  With real pages, a run behind the best on real pages
+    beyond the interval (:func:`real_shortfall`) is not called the cleanest: the next run by the
+    same rule is, and none is when every candidate is behind.
     """
-    def flip(r):
-        v = (r["shortcut"]["artifact_only"] or {}).get("flip_rate")
-        return v if v is not None else 0.0
+    shortcut = [r for r in rows if _own(r) and _decision(r)["status"] == ABOVE]
+    unsure = [r for r in rows if _own(r) and _decision(r)["status"] == INCONCLUSIVE]
+    decided = [r for r in rows if r not in shortcut and r not in unsure]
+    candidates = decided or [r for r in rows if r not in shortcut] or rows
+    behind = {r["name"]: real_shortfall(rows, r, seed) for r in candidates} if decided else {}
+    passing = [r for r in candidates if not behind.get(r["name"])]
+    first, best = _pick(candidates), _pick(passing or candidates)
+    vetoed = [first] if behind.get(first["name"]) else []
+    clean_best = bool(decided) and bool(passing)
+    lines = _headline(best, shortcut, unsure, clean_best, vetoed)
+    lines += _veto_lines(vetoed, behind)
+    lines += _other_lines(rows, best, shortcut, unsure)
+    gap = real_gap(rows, seed=seed)
+    if gap:
+        lines.append(f"On real pages, {gap['strategies'][0]} ({gap['runs'][0]}) scores {points_ci(gap)} against "
+                     f"{gap['strategies'][1]} ({gap['runs'][1]}) (95 % CI, paired bootstrap over the "
+                     f"{gap['documents']} real documents).")
+    return {"cleanest": best["strategy"] if clean_best else None, "least_affected": best["strategy"],
+            "cleanest_run": best["name"], "shortcut_strategies": [r["strategy"] for r in shortcut],
+            "inconclusive_strategies": [r["strategy"] for r in unsure],
+            "pages_to_decide": {r["name"]: _decision(r)["groups_to_decide"] for r in unsure},
+            "flip_threshold": SHORTCUT_FLIP, "real_gap": gap,
+            "behind_on_real_pages": {k: v for k, v in behind.items() if v}, "text": lines}
 
-    def ci(r):
-        c = r.get("clean_accuracy_ci95") or [r["accuracy"]["clean"] or 0] * 2
-        return (c[0] if c[0] is not None else 0.0), (c[1] if c[1] is not None else 0.0)
 
-    def decision(r):
-        ao = r["shortcut"]["artifact_only"] or {}
-        return decide(flip(r), ao.get("flip_rate_ci95"), SHORTCUT_FLIP, int(r["shortcut"].get("pages") or 0))
+def _on_real(r: dict) -> str:
+    d = _real(r)
+    return f", {pct_ci(d['accuracy'], d['ci95'])} on real pages" if d and d.get("accuracy") is not None else ""
 
-    def flip_ci(r):
-        c = (r["shortcut"]["artifact_only"] or {}).get("flip_rate_ci95")
-        return f"{_p(flip(r))} [{100 * c[0]:.1f}–{100 * c[1]:.1f}]" if c else _p(flip(r))
 
-    own = lambda r: r.get("own_artifact", True)  # noqa: E731
-    shortcut = [r for r in rows if own(r) and decision(r)["status"] == ABOVE]
-    unsure = [r for r in rows if own(r) and decision(r)["status"] == INCONCLUSIVE]
-    candidates = [r for r in rows if r not in shortcut and r not in unsure] or \
-        [r for r in rows if r not in shortcut] or rows
-    top = max(candidates, key=lambda r: r["accuracy"]["clean"] or 0)
-    tied_free = [r for r in candidates if not own(r) and ci(r)[1] >= ci(top)[0]]
-    best = max(tied_free, key=lambda r: r["accuracy"]["clean"] or 0) if tied_free else top
-    gap = lambda r: (r["accuracy"]["own"] or 0) - (r["accuracy"]["clean"] or 0)  # noqa: E731
-    why = "no artifact by construction, and clean-page accuracy tied with the best" if not own(best) else \
-        "the highest clean-page accuracy among strategies without a shortcut"
+def _headline(best: dict, shortcut: list, unsure: list, clean_best: bool, vetoed: list) -> list[str]:
+    flip_ci = lambda r: pct_ci(_flip(r), (r["shortcut"]["artifact_only"] or {}).get("flip_rate_ci95"))  # noqa: E731
     if best in shortcut:
-        lines = [f"No strategy is free of a shortcut here; the least affected: **{best['strategy']}** ({best['name']}): "
-                 f"flip rate {_p(flip(best))}, {_p(best['accuracy']['clean'])} on clean pages."]
-    elif best in unsure:
-        lines = [f"No strategy is free of a shortcut beyond doubt here; the least affected: **{best['strategy']}** "
-                 f"({best['name']}): flip rate {flip_ci(best)}, an interval that straddles the "
-                 f"{100 * SHORTCUT_FLIP:.0f} % threshold; {_p(best['accuracy']['clean'])} on clean pages."]
-    else:
-        lo, hi = ci(best)
-        lines = [f"Cleanest strategy: **{best['strategy']}** ({best['name']}) — {why}: {_p(best['accuracy']['clean'])} "
-                 f"on clean pages [95 % CI {100 * lo:.1f}–{100 * hi:.1f}], {_p(best['accuracy']['own'])} on its own "
-                 "test split."]
-    for r in sorted(shortcut, key=flip, reverse=True):
-        if r is best:
-            continue
-        lines.append(f"Shortcut: **{r['strategy']}** ({r['name']}): its own artifacts alone change {_p(flip(r))} of "
-                     f"the answers; {_p(r['accuracy']['own'])} on its own test split but {_p(r['accuracy']['clean'])} "
-                     f"on clean pages ({-100 * gap(r):+.1f} points).")
-    for r in sorted(unsure, key=flip, reverse=True):
-        d = decision(r)
+        return [f"No strategy is free of a shortcut here; the least affected: **{best['strategy']}** ({best['name']}): "
+                f"flip rate {pct(_flip(best))}, {pct(best['accuracy']['clean'])} on clean pages."]
+    if best in unsure:
+        return [f"No strategy is free of a shortcut beyond doubt here; the least affected: **{best['strategy']}** "
+                f"({best['name']}): flip rate {flip_ci(best)}, an interval that straddles the "
+                f"{100 * SHORTCUT_FLIP:.0f} % threshold; {pct(best['accuracy']['clean'])} on clean pages."]
+    if not clean_best:
+        return [f"No strategy is the cleanest on both clean and real pages here: every strategy without a shortcut "
+                f"is behind another on real pages beyond the interval; the best on clean pages: **{best['strategy']}** "
+                f"({best['name']}), {pct(best['accuracy']['clean'])} on clean pages{_on_real(best)}."]
+    why = "no artifact by construction, and clean-page accuracy tied with the best" if not _own(best) else \
+        "the highest clean-page accuracy among strategies without a shortcut"
+    if _real(best):
+        why += ("; not behind another run on real pages beyond the interval" if not vetoed else
+                "; chosen among the runs not behind another on real pages beyond the interval")
+    lo, hi = _clean_ci(best)
+    return [f"Cleanest strategy: **{best['strategy']}** ({best['name']}) — {why}: {pct(best['accuracy']['clean'])} "
+            f"on clean pages [95 % CI {100 * lo:.1f}–{100 * hi:.1f}], {pct(best['accuracy']['own'])} on its own "
+            f"test split{_on_real(best)}."]
+
+
+def _veto_lines(vetoed: list, behind: dict) -> list[str]:
+    lines = []
+    for r in vetoed:
+        b = behind[r["name"]]
+        lo, hi = b["ci95"]
+        lines.append(f"Not the cleanest: **{r['strategy']}** ({r['name']}) leads on clean pages by the rule above, "
+                     f"but on real pages it is {100 * b['difference']:.1f} points behind {b['strategy']} ({b['than']}) "
+                     f"[95 % CI {100 * lo:.1f}–{100 * hi:.1f}, paired over {b['documents']} documents].")
+    return lines
+
+
+def _other_lines(rows: list[dict], best: dict, shortcut: list, unsure: list) -> list[str]:
+    gap = lambda r: (r["accuracy"]["own"] or 0) - (r["accuracy"]["clean"] or 0)  # noqa: E731
+    flip_ci = lambda r: pct_ci(_flip(r), (r["shortcut"]["artifact_only"] or {}).get("flip_rate_ci95"))  # noqa: E731
+    lines = []
+    for r in sorted(shortcut, key=_flip, reverse=True):
+        if r is not best:
+            lines.append(f"Shortcut: **{r['strategy']}** ({r['name']}): its own artifacts alone change {pct(_flip(r))} "
+                         f"of the answers; {pct(r['accuracy']['own'])} on its own test split but "
+                         f"{pct(r['accuracy']['clean'])} on clean pages ({-100 * gap(r):+.1f} points){_on_real(r)}.")
+    for r in sorted(unsure, key=_flip, reverse=True):
+        d = _decision(r)
         need = (f"about {d['groups_to_decide']} clean pages (now {d['n']}) would decide it "
                 f"(--shortcut-pages {d['groups_to_decide']})") if d["groups_to_decide"] else \
             "the estimate sits on the threshold, so no page count decides it"
@@ -271,136 +336,15 @@ def verdict(rows: list[dict]) -> dict:
     for r in rows:
         if r in shortcut or r in unsure or r is best:
             continue
-        if own(r):
-            lines.append(f"No shortcut found: {r['strategy']} ({r['name']}): its own artifacts change {_p(flip(r))} of "
-                         f"the answers; {_p(r['accuracy']['clean'])} on clean pages.")
+        if _own(r):
+            lines.append(f"No shortcut found: {r['strategy']} ({r['name']}): its own artifacts change {pct(_flip(r))} "
+                         f"of the answers; {pct(r['accuracy']['clean'])} on clean pages{_on_real(r)}.")
         else:
-            lines.append(f"Mask-free: {r['strategy']} ({r['name']}): {_p(r['accuracy']['clean'])} on clean pages.")
+            lines.append(f"Mask-free: {r['strategy']} ({r['name']}): {pct(r['accuracy']['clean'])} on clean "
+                         f"pages{_on_real(r)}.")
     for r in rows:
-        if not own(r):
+        if not _own(r):
             lines.append(f"Robustness, not a shortcut: {r['strategy']} ({r['name']}) has no artifact of its own; "
-                         f"adding {r['shortcut']['strategy']} bands (never seen in training) changes {_p(flip(r))} "
+                         f"adding {r['shortcut']['strategy']} bands (never seen in training) changes {pct(_flip(r))} "
                          "of its answers.")
-    clean_best = best not in shortcut and best not in unsure
-    return {"cleanest": best["strategy"] if clean_best else None, "least_affected": best["strategy"],
-            "cleanest_run": best["name"], "shortcut_strategies": [r["strategy"] for r in shortcut],
-            "inconclusive_strategies": [r["strategy"] for r in unsure],
-            "pages_to_decide": {r["name"]: decision(r)["groups_to_decide"] for r in unsure},
-            "flip_threshold": SHORTCUT_FLIP, "text": lines}
-
-
-def _p(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
-
-
-def _ci(v) -> str:
-    if not v or v.get("mean") is None:
-        return "n/a"
-    ci = v.get("ci95")
-    return f"{v['mean']:.2f} [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else f"{v['mean']:.2f}"
-
-
-def _ci_pct(v) -> str:
-    if not v or v.get("mean") is None:
-        return "n/a"
-    return f"{100 * v['mean']:.0f} %"
-
-
-def write_report(result: dict, out: Path, grids: dict, probe_imgs) -> None:
-    from .audit import atomic_folder, write_audit_figures
-    from .figures import aar_chart, accuracy_chart, probe_grid, shortcut_chart
-
-    with atomic_folder(out) as tmp:  # a failed report leaves nothing half-written behind
-        rows, methods = result["runs"], result["methods"]
-        figs = {"accuracy": "accuracy.png", "aar": "aar.png", "shortcut": "shortcut.png"}
-        accuracy_chart(rows, tmp / figs["accuracy"])
-        aar_chart(rows, methods, tmp / figs["aar"])
-        shortcut_chart(rows, tmp / figs["shortcut"])
-        if probe_imgs is not None:
-            for m in methods:
-                if grids.get(m):
-                    figs[f"grid-{m}"] = f"grid-{m}.png"
-                    probe_grid(probe_imgs[0], probe_imgs[1], grids[m], tmp / figs[f"grid-{m}"], m, true=probe_imgs[2])
-        if result.get("audit"):
-            figs.update({f"audit:{k}": v for k, v in write_audit_figures(result["audit"], tmp).items()})
-        result["figures"] = figs
-        (tmp / "report.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        with open(tmp / "report.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            head = ["run", "variant", "strategy", "acc_own", "acc_clean", "acc_real", "shortcut_strategy", "flip_rate",
-                    "own_acc_painted_change"]
-            head += [f"aar_{s}_{m}" for s in ("own", "probe") for m in methods]
-            head += [f"pointing_{s}_{m}" for s in ("own", "probe") for m in methods]
-            w.writerow(head)
-            for r in rows:
-                sc = r["shortcut"]
-                line = [r["name"], r["variant"], r["strategy"], r["accuracy"]["own"], r["accuracy"]["clean"],
-                        r["accuracy"]["real"], sc["strategy"], sc["artifact_only"].get("flip_rate"),
-                        sc["painted_out"].get("accuracy_change")]
-                line += [((r["aar"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
-                line += [((r["pointing_game"][s] or {}).get(m) or {}).get("mean") for s in ("own", "probe") for m in methods]
-                w.writerow(["" if v is None else v for v in line])
-        (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
-
-
-def render_markdown(result: dict) -> str:
-    rows, methods, figs = result["runs"], result["methods"], result["figures"]
-    L = ["# Which generation strategy teaches a shortcut?", ""]
-    L += [f"Runs compared: {len(rows)}. Clean pages: {result['clean'] if isinstance(result['clean'], str) else ', '.join(result['clean'])}. "
-          f"Probe: `{result['probe']}` (test split). Real pages: {result['real'] or 'not given'}. "
-          f"Time: {result['elapsed_s']} s.", ""]
-    L += ["## Verdict", ""] + [f"- {t}" for t in result["verdict"]["text"]] + [""]
-    L += ["## Accuracy", "", "| run | strategy | own test split | clean pages | real pages | clean − own |",
-          "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        a = r["accuracy"]
-        d = f"{100 * (a['clean'] - a['own']):+.1f}" if a["clean"] is not None and a["own"] is not None else "n/a"
-        L.append(f"| {r['name']} | {r['strategy']} | {_p(a['own'])} | {_p(a['clean'])} | {_p(a['real'])} | {d} |")
-    L += ["", f"![accuracy]({figs['accuracy']})", ""]
-    L += ["## Shortcut test", "",
-          "Artifact only: clean pages get the strategy's bands/padding without any turn of the content; the share of "
-          "answers that change. Painted out: the strategy's own samples with the artifact painted in page background.",
-          "", "| run | artifact added | flip rate [95 % CI] | flips toward the artifact's turn | own samples → painted |",
-          "|---|---|---:|---:|---:|"]
-    foreign = " (foreign: the variant has none)"
-    for r in rows:
-        sc = r["shortcut"]
-        ao, po = sc["artifact_only"], sc["painted_out"]
-        fr = "n/a" if ao.get("flip_rate") is None else \
-            f"{_p(ao['flip_rate'])} [{100 * ao['flip_rate_ci95'][0]:.1f}–{100 * ao['flip_rate_ci95'][1]:.1f}]"
-        tag = "" if r.get("own_artifact", True) else foreign
-        L.append(f"| {r['name']} | {sc['strategy']}{tag} | {fr} | {_p(ao.get('flips_toward_artifact_turn'))} | "
-                 f"{_p(po['own_accuracy'])} → {_p(po['painted_accuracy'])} |")
-    L += ["", f"![shortcut]({figs['shortcut']})", ""]
-    L += ["## Artifact attention", "",
-          "AAR = (share of relevance on artifact pixels) / (share of the image they cover): 1 = attention in proportion "
-          "to area, ≫ 1 = the model looks at the artifact. Means with 95 % bootstrap intervals; samples with an empty "
-          "mask are excluded (\"n/a\" for a mask-free variant).", ""]
-    for key, label in (("own", "own test split"), ("probe", "common kornia-zeros probe")):
-        L += [f"### AAR on the {label}", "", "| run | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
-        for r in rows:
-            L.append(f"| {r['name']} | " + " | ".join(_ci(r["aar"][key].get(m)) for m in methods) + " |")
-        L += ["", f"Pointing game on the {label} (share of samples whose most relevant pixel is an artifact pixel):", "",
-              "| run | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
-        for r in rows:
-            L.append(f"| {r['name']} | " + " | ".join(_ci_pct(r["pointing_game"][key].get(m)) for m in methods) + " |")
-        L.append("")
-    L += [f"![aar]({figs['aar']})", ""]
-    grids = [k for k in figs if k.startswith("grid-")]
-    if grids:
-        L += ["## The same probe pages, explained by every model", ""]
-        for g in grids:
-            L += [f"![{g}]({figs[g]})", ""]
-    if result.get("audit"):
-        from .audit import audit_markdown
-
-        au = result["audit"]
-        afigs = {k.split(":", 1)[1]: v for k, v in figs.items() if k.startswith("audit:")}
-        L += ["## Audit: the shortcuts nobody planted", "",
-              f"`interpret audit` on every run: a battery of {len(au['cue_registry'])} label-free cue edits on up to "
-              f"{au['pages']} clean pages at four turns each, a leak test on each run's training data, and Grad-CAM "
-              f"relevance clusters. Seed {au['seed']}; {au['elapsed_s']} s.", ""]
-        L += audit_markdown(au, afigs, level=3)
-    if result["notes"]:
-        L += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
-    return "\n".join(L) + "\n"
+    return lines

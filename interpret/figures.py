@@ -137,7 +137,8 @@ def aar_chart(rows: list[dict], methods: list[str], path, keys=("own", "probe"))
 
 
 def accuracy_chart(rows: list[dict], path):
-    """Accuracy per variant on its own test split, on clean pages and on real pages."""
+    """Accuracy per variant on its own test split, on clean pages and on real pages, side by side,
+    with 95 % intervals (``rows[i]["accuracy_ci95"]``, when present) as error bars."""
     sets = [("own", "own test split (its artifacts)"), ("clean", "clean pages"), ("real", "real pages")]
     sets = [s for s in sets if any(r["accuracy"].get(s[0]) is not None for r in rows)]
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(rows), 3.8))
@@ -145,17 +146,22 @@ def accuracy_chart(rows: list[dict], path):
     colors = {"own": "#9ecae1", "clean": "#08519c", "real": "#fd8d3c"}
     for i, (k, label) in enumerate(sets):
         vals = [100 * (r["accuracy"].get(k) or 0) for r in rows]
+        cis = [(r.get("accuracy_ci95") or {}).get(k) for r in rows]
+        err = [[max(0.0, v - 100 * c[0]) if c else 0.0 for v, c in zip(vals, cis)],
+               [max(0.0, 100 * c[1] - v) if c else 0.0 for v, c in zip(vals, cis)]]
         x = np.arange(len(rows)) + (i - (len(sets) - 1) / 2) * width
-        bars = ax.bar(x, vals, width, label=label, color=colors[k])
-        for b, v, r in zip(bars, vals, rows):
+        bars = ax.bar(x, vals, width, yerr=err, capsize=2, error_kw={"lw": 0.8}, label=label, color=colors[k])
+        for b, v, r, hi in zip(bars, vals, rows, err[1]):
             if r["accuracy"].get(k) is not None:
-                ax.text(b.get_x() + b.get_width() / 2, v + 0.8, f"{v:.0f}", ha="center", fontsize=7)
+                ax.text(b.get_x() + b.get_width() / 2, v + hi + 0.8, f"{v:.0f}", ha="center", fontsize=7)
     ax.set_xticks(range(len(rows)), [r["name"] for r in rows], fontsize=8, rotation=15)
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 108)
+    ax.set_ylim(0, 112)
     ax.axhline(25, color="gray", lw=0.6, ls=":")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Accuracy: own generated test split vs clean pages", fontsize=10)
+    ax.set_title("Accuracy: own generated test split, clean pages" + (", real pages" if any(k == "real" for k, _ in sets)
+                                                                       else "")
+                 + " (95 % CI over documents)", fontsize=10)
     fig.tight_layout()
     return save_fig(fig, path)
 

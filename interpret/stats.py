@@ -70,17 +70,6 @@ def paired_cluster_bootstrap(hits_a, hits_b, totals, n_boot: int = 2000, alpha: 
     return d, float(lo), float(hi)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of ``k`` successes in ``n`` independent trials."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = k / n
-    den = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / den
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, c - h), min(1.0, c + h)
-
-
 ABOVE, BELOW, INCONCLUSIVE = "above", "below", "inconclusive"
 
 

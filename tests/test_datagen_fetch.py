@@ -1,6 +1,7 @@
 """``datagen fetch`` and manifests: local and Debian sources, sha256 verification, idempotence,
-validation errors that name the file.  Hermetic: the Debian package is built here and a fake
-``apt-get`` (``$DOCORIENT_APT_GET``) hands it over."""
+validation errors that name the file.  Hermetic: the Debian packages are built here; a fake
+``apt-get`` (``$DOCORIENT_APT_GET``) hands a binary package over, and a source package comes
+from a pool on disk (``$DOCORIENT_DEBIAN_MIRROR`` = a ``file:`` URL)."""
 from __future__ import annotations
 
 import gzip
@@ -213,6 +214,105 @@ def test_extract_from_deb_reads_members(tmp_path):
     (tmp_path / "junk.deb").write_bytes(b"not an archive")
     with pytest.raises(ManifestError, match="ar header"):
         extract_from_deb(tmp_path / "junk.deb", ["a"])
+
+
+# --------------------------------------------------------------------------- Debian source packages
+@pytest.fixture
+def debian_pool(tmp_path, monkeypatch):
+    """A Debian archive on disk (``file:`` URLs, the layout of deb.debian.org) and an apt-get
+    that fails if called: a source package must come from the pool alone.  Returns
+    ``publish(package, version, files, pool=..., dsc_files=None)``, which writes the files and a
+    .dsc listing ``dsc_files`` (default: the files' own sizes and sha256)."""
+    from datagen.manifest import pool_dir
+
+    root = tmp_path / "mirror"
+    monkeypatch.setenv("DOCORIENT_DEBIAN_MIRROR", root.as_uri())
+    no_apt = tmp_path / "bin" / "apt-get"
+    no_apt.parent.mkdir()
+    no_apt.write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path / "apt.log"}"\nexit 100\n')
+    no_apt.chmod(0o755)
+    monkeypatch.setenv("DOCORIENT_APT_GET", str(no_apt))
+
+    def publish(package: str, version: str, files: dict[str, bytes], pool: str = "debian/pool/main",
+                dsc_files: dict[str, bytes] | None = None) -> Path:
+        folder = root / pool / pool_dir(package)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        listed = "".join(f" {sha(d)} {len(d)} {n}\n" for n, d in (dsc_files or files).items())
+        (folder / f"{package}_{version.split(':')[-1]}.dsc").write_text(
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nFormat: 3.0 (quilt)\n"
+            f"Source: {package}\nVersion: {version}\nChecksums-Sha256:\n{listed}Files:\n"
+            " 00000000000000000000000000000000 1 x\n-----BEGIN PGP SIGNATURE-----\n")
+        return folder
+
+    return publish
+
+
+def _source_doc(did: str, data: bytes, package: str, version: str, file: str, path: str) -> dict:
+    return {"id": did, "sha256": sha(data), "license": "GPL-2+",
+            "source": {"deb-src": package, "version": version, "file": file, "path": path}}
+
+
+def test_fetch_debian_source_package_from_the_pool_without_apt(make_pdf, debian_pool, datagen_cli, tmp_path):
+    page = make_pdf("scan", pages=1, seed=3, folder=tmp_path / "raw").read_bytes()
+    img = b"\x89PNG\r\n\x1a\n" + b"not decoded by fetch"
+    orig = _tar_xz({"ocr-1.0/examples/scan.pdf": page, "ocr-1.0/examples/page.png": img})
+    debian_pool("ocr", "1:1.0-2", {"ocr_1.0.orig.tar.xz": orig, "ocr_1.0-2.debian.tar.xz": b"debian"})
+    fix = _tar_xz({"libfix-3/t/fax.png": img})
+    debian_pool("libfix", "3-1+deb12u1", {"libfix_3.orig.tar.xz": fix}, pool="debian-security/pool/updates/main")
+    manifest = write_manifest(tmp_path / "src.toml", [
+        _source_doc("ocr-scan", page, "ocr", "1:1.0-2", "ocr_1.0.orig.tar.xz", "ocr-1.0/examples/scan.pdf"),
+        _source_doc("ocr-page", img, "ocr", "1:1.0-2", "ocr_1.0.orig.tar.xz", "ocr-1.0/examples/page.png"),
+        _source_doc("fax", img, "libfix", "3-1+deb12u1", "libfix_3.orig.tar.xz", "libfix-3/t/fax.png")])
+    dest = tmp_path / "dest"
+    r = datagen_cli("fetch", manifest, "--dest", dest)
+    assert r.exit_code == 0, r.output
+    assert files_in(dest) == ["fax.png", "ocr-page.png", "ocr-scan.pdf"]
+    assert (dest / "ocr-scan.pdf").read_bytes() == page and (dest / "fax.png").read_bytes() == img
+    assert not (tmp_path / "apt.log").exists()  # apt was never asked
+    r = datagen_cli("fetch", manifest, "--dest", dest)
+    assert r.exit_code == 0 and "0 fetched, 3 already present" in r.stdout
+
+
+@pytest.mark.parametrize("tamper,expect", [
+    (lambda good: good[:-1] + bytes([good[-1] ^ 1]), "does not match the size and sha256 of the package's .dsc"),
+    (lambda good: good + b"more", "larger than the"),
+])
+def test_a_source_file_unlike_its_dsc_lands_nothing(make_pdf, debian_pool, datagen_cli, tmp_path, tamper, expect):
+    page = make_pdf("scan", pages=1, folder=tmp_path / "raw").read_bytes()
+    good = _tar_xz({"x-1/a.pdf": page})
+    debian_pool("x", "1-1", {"x_1.orig.tar.xz": tamper(good)}, dsc_files={"x_1.orig.tar.xz": good})
+    manifest = write_manifest(tmp_path / "x.toml", [_source_doc("x-a", page, "x", "1-1", "x_1.orig.tar.xz", "x-1/a.pdf")])
+    r = datagen_cli("fetch", manifest, "--dest", tmp_path / "dest")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "source x=1-1: x_1.orig.tar.xz" in r.output and expect in r.output, r.output
+    assert files_in(tmp_path / "dest") == []
+
+
+@pytest.mark.parametrize("version,file,expect", [
+    ("9-9", "x_1.orig.tar.xz", ["no x_9-9.dsc in the Debian archive", "debian/pool/main/x/x/x_9-9.dsc",
+                                "debian-security/pool/updates/main/x/x/x_9-9.dsc", "DOCORIENT_DEBIAN_MIRROR"]),
+    ("1-1", "x_2.orig.tar.xz", ["no file x_2.orig.tar.xz in the source package", "x_1.orig.tar.xz"]),
+])
+def test_a_missing_source_version_or_file_is_a_clear_error(debian_pool, datagen_cli, tmp_path, version, file, expect):
+    debian_pool("x", "1-1", {"x_1.orig.tar.xz": _tar_xz({"x-1/a.pdf": b"%PDF-1.4"})})
+    manifest = write_manifest(tmp_path / "x.toml", [_source_doc("x-a", b"%PDF-1.4", "x", version, file, "x-1/a.pdf")])
+    r = datagen_cli("fetch", manifest, "--dest", tmp_path / "dest")
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    for e in expect:
+        assert e in r.output, (e, r.output)
+
+
+def test_dsc_checksums_reads_the_sha256_list():
+    from datagen.manifest import dsc_checksums
+
+    text = f"Source: x\nChecksums-Sha256:\n {'a' * 64} 12 x_1.orig.tar.gz\n {'b' * 64} 3 x_1-1.debian.tar.xz\nFiles:\n"
+    assert dsc_checksums(text, "x.dsc") == {"x_1.orig.tar.gz": (12, "a" * 64), "x_1-1.debian.tar.xz": (3, "b" * 64)}
+    with pytest.raises(ManifestError, match="x.dsc: not a Debian source control file"):
+        dsc_checksums("Source: x\n", "x.dsc")
+    with pytest.raises(ManifestError, match="bad Checksums-Sha256 line"):
+        dsc_checksums("Checksums-Sha256:\n nothex 12 f\n", "x.dsc")
 
 
 # --------------------------------------------------------------------------- manifest validation

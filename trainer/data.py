@@ -426,8 +426,7 @@ def _read_csv(path: Path, group_by: str | None) -> list[dict]:
 
 def manifest_sources(path: Path, log=None) -> list[Source]:
     """The documents of a manifest (fetched and verified into the cache first) as page sources."""
-    from datagen.build import docs_from_manifest
-    from datagen.manifest import load_manifest
+    from datagen.manifest import docs_from_manifest, load_manifest
 
     docs = docs_from_manifest(load_manifest(path), log=log or (lambda s: print(s, file=sys.stderr)))
     return [d.to_source() for d in docs]
