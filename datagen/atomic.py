@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -159,6 +160,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], *, re
 
 def atomic_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(path, lambda t: t.write_bytes(data))
+
+
+def write_json_atomic(path: str | os.PathLike, obj, *, indent: int = 2, ensure_ascii: bool = True) -> Path:
+    """``obj`` as JSON (NaN refused, a newline at the end) into ``path``, atomically."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii, allow_nan=False) + "\n"
+    return atomic_write(path, lambda t: t.write_text(text, encoding="utf-8"))
 
 
 @contextmanager

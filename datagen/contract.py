@@ -27,6 +27,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from .atomic import write_json_atomic  # noqa: F401  (the contract's JSON writer)
+
 ANGLES = (0, 90, 180, 270)
 CLASSES = ANGLES  # class index = angle // 90
 SPLITS = ("train", "val", "test")
@@ -127,13 +129,6 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    from .atomic import atomic_write
-
-    atomic_write(path, lambda t: t.write_text(json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n",
-                                              encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- readers
