@@ -13,7 +13,7 @@ Two parts (see ``--help``):
    pages; the table shows each cue's flip rate and verdict per model: the planted bar should be
    found in ``marked`` only, and every other flag is a false alarm to read with care.
 
-Run from the repository root: ``python bench/audit.py --model runs/exact/model.pt --validate``.
+Run from the repository root: ``python -m bench.audit --model runs/exact/model.pt --validate``.
 """
 from __future__ import annotations
 
@@ -22,16 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine  # noqa: E402
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image, ImageDraw
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from bench.common import arg_parser, finish, machine
 
 S = 32
 

@@ -40,13 +40,13 @@ step() {  # step NAME SECONDS command...
   pack
 }
 
-step bench_rotation 60 python bench/datagen.py --rotation-only --device "$DEVICE" --json "$OUT/bench_rotation.json"
-step bench_interpret 60 python bench/interpret.py --device "$DEVICE" --json "$OUT/bench_interpret.json"
+step bench_rotation 60 python -m bench.bench_datagen --rotation-only --device "$DEVICE" --json "$OUT/bench_rotation.json"
+step bench_interpret 60 python -m bench.bench_interpret --device "$DEVICE" --json "$OUT/bench_interpret.json"
 for s in kornia-zeros kornia-border kornia-reflect kornia-fill exact; do
   step "build_$s" 60 python -m datagen build $CORPUS --rotation="$s" --out "$SHARDS/$s" --size "$SIZE" \
        --device "$DEVICE" --workers "$RENDER_WORKERS" -q
 done
-step bench_train 75 python bench/train.py "$SHARDS/exact" --device "$DEVICE" --size "$SIZE" --workers "$WORKERS" \
+step bench_train 75 python -m bench.train "$SHARDS/exact" --device "$DEVICE" --size "$SIZE" --workers "$WORKERS" \
      --json "$OUT/bench_train.json"
 step fit 240 python -m trainer fit "$SHARDS/" --out "$RUNS" --epochs "$EPOCHS" --batch-size "$BATCH" \
      --workers "$WORKERS" --augment scan --device "$DEVICE" -q

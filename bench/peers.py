@@ -44,8 +44,8 @@ arguments or a named contender that cannot run here.
 
 Run from the repository root, e.g.::
 
-    python bench/peers.py --labels real/labels.csv --model runs-full/exact/model.pt --json peers.json
-    python bench/peers.py --labels real/labels.csv --limit 10 --only docorient,pp-lcnet --repeat 3
+    python -m bench.peers --labels real/labels.csv --model runs-full/exact/model.pt --json peers.json
+    python -m bench.peers --labels real/labels.csv --limit 10 --only docorient,pp-lcnet --repeat 3
 """
 from __future__ import annotations
 
@@ -63,14 +63,9 @@ import tempfile
 import time
 from pathlib import Path
 
-# This folder holds train.py, predict.py, interpret.py and datagen.py: when a script here runs, its
-# folder comes first on sys.path and (for interpret.py, datagen.py) would shadow the real packages.
-# Drop it and make sure the repository root is there.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of, note_lines  # noqa: E402
+import numpy as np
+
+from bench.common import arg_parser, finish, machine as machine_of, note_lines
 
 # Tesseract's OSD fields (tesseract 5.3 + Debian tesseract-ocr-osd, checked on a page turned
 # clockwise by 0/90/180/270): "Orientation in degrees" is our label, "Rotate" the clockwise turn
@@ -83,7 +78,6 @@ def trainer_cmd() -> list[str]:
     exe = shutil.which("trainer")
     return [exe] if exe else [sys.executable, "-m", "trainer"]
 
-import numpy as np  # noqa: E402
 
 ANGLES = (0, 90, 180, 270)
 KINDS = ("born-digital", "scan", "photo")
@@ -742,7 +736,7 @@ def main(argv=None) -> int:
                     help="docorient checkpoint; 'default' passes no model (the shipped default)")
     ap.add_argument("--docorient-args", default="", metavar='"ARGS"',
                     help="extra trainer predict args; write it with '=': --docorient-args='--tta --batch-size 64'")
-    peer = _HERE.parent / ".venv-peers" / "bin" / "python"
+    peer = Path(__file__).resolve().parents[1] / ".venv-peers" / "bin" / "python"
     ap.add_argument("--docorient-peer-python", default=str(peer) if peer.exists() else None, metavar="PATH",
                     help=f"interpreter with PyPI docorient 0.4.1 ({PEER_SETUP})")
     ap.add_argument("--only", metavar="NAME,NAME", help=f"contenders to run: {', '.join(CONTENDERS)}, tesseract")
@@ -791,7 +785,7 @@ def main(argv=None) -> int:
             sc_docs.setdefault(r["script"], set()).add(r["doc"] or r["page_key"])
     info = _subset_info(rows)
     res: dict = {
-        "command": " ".join(["python", "bench/peers.py", *(shlex.quote(a) for a in
+        "command": " ".join(["python", "-m", "bench.peers", *(shlex.quote(a) for a in
                                                           (argv if argv is not None else sys.argv[1:]))]),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": mach,
         "args": vars(args),

@@ -11,12 +11,12 @@ In one run (see ``--help``):
    made in a temporary folder if only the ``.pt`` is given).
 2. **Whole processes, side by side**: ``trainer predict`` and the PP-LCNet wheel on the same
    images, each a whole process (start-up and model load included), in alternation, ``--repeat``
-   times: images/s and peak memory (max RSS), through ``bench/peers.py``'s runners.
+   times: images/s and peak memory (max RSS), through ``bench.peers``' runners.
 3. A Markdown report with the machine; ``--json OUT`` keeps the figures.
 
 Run from the repository root::
 
-    python bench/predict.py --labels real/labels.csv --model default --repeat 3
+    python -m bench.predict --labels real/labels.csv --model default --repeat 3
 """
 from __future__ import annotations
 
@@ -27,13 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of, note_lines  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, note_lines
 
 STAGES = ("decode", "gray", "paper", "fit", "input", "forward")
 
@@ -146,7 +142,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     mp = [Image.open(f).size for f in files]
-    res = {"command": " ".join(["python", "bench/predict.py", *map(shlex.quote, argv if argv is not None
+    res = {"command": " ".join(["python", "-m", "bench.predict", *map(shlex.quote, argv if argv is not None
                                                                    else sys.argv[1:])]),
            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "machine": machine_of(modules=("onnxruntime",)), "labels": str(args.labels), "n_profile": len(files),
@@ -196,7 +192,7 @@ def main(argv=None) -> int:
 
             res["whole"] = json.loads(whole.read_text())
         else:
-            res["notes"].append(f"the whole-process comparison failed (bench/peers.py exit {rc})")
+            res["notes"].append(f"the whole-process comparison failed (bench.peers exit {rc})")
     res["notes"].append("stage times: one image at a time in this process; trainer predict decodes in worker "
                         "processes and batches the forward pass, so the whole-process figures are what users see")
     return finish(res, report, args.json)

@@ -8,20 +8,16 @@ flagged (what a pipeline would let through).  The model's own temperature is use
 
 Run from the repository root::
 
-    python bench/risk.py --model default --choose shards-full/default --check data_manifests/real-pages.toml
+    python -m bench.risk --model default --choose shards-full/default --check data_manifests/real-pages.toml
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of
 
 
 def scores(model_path, data: str, split: str | None, workers: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -63,7 +59,7 @@ def main(argv=None) -> int:
         a, b = flagged_errors(c1, ok1, th), flagged_errors(c2, ok2, th)
         rows.append({"target_risk": t, "threshold": th, "flagged": [a["flagged"], b["flagged"]],
                      "wrong_not_flagged": [a["wrong_not_flagged"], b["wrong_not_flagged"]]})
-    res = {"command": "python bench/risk.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    res = {"command": "python -m bench.risk " + " ".join(sys.argv[1:] if argv is None else argv),
            "machine": machine_of(), "model": args.model, "choose": {"data": d1, "n": len(c1), "accuracy": float(ok1.mean())},
            "check": {"data": d2, "n": len(c2), "accuracy": float(ok2.mean())}, "rows": rows}
 

@@ -28,7 +28,7 @@ loop alike; images/s = all timed images / all timed seconds, and the per-round r
 measured again at 224 (the variant's images resized on the device by ``train_one_epoch``, as
 ``trainer fit --size 224`` does).  A Markdown report with the machine description; ``--json OUT``
 writes the same figures.  No network needed.  Run from the repository root:
-``python bench/train.py shards/exact``.
+``python -m bench.train shards/exact``.
 """
 from __future__ import annotations
 
@@ -39,18 +39,11 @@ import sys
 import time
 from pathlib import Path
 
-# This folder holds train.py, predict.py, interpret.py and datagen.py: when a script here runs, its
-# folder comes first on sys.path and (for interpret.py, datagen.py) would shadow the real packages.
-# Drop it and make sure the repository root is there.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync
 
 
 # --------------------------------------------------------------------------- machine
@@ -340,7 +333,7 @@ def main(argv=None) -> int:
         return 2
     torch.set_num_threads(args.threads or cores)
 
-    res: dict = {"command": " ".join(["python", "bench/train.py", *(argv if argv is not None else sys.argv[1:])]),
+    res: dict = {"command": " ".join(["python", "-m", "bench.train", *(argv if argv is not None else sys.argv[1:])]),
                  "machine": machine(), "device": str(device),
                  "device_name": torch.cuda.get_device_name(device) if cuda else f"CPU ({platform.machine()})",
                  "threads": torch.get_num_threads(), "args": vars(args), "variant": str(variant.path),

@@ -14,7 +14,7 @@ In one run (see ``--help``):
 4. A Markdown report with the machine description; ``--json OUT`` writes the same figures.
 
 ``--rotation-only`` runs step 3 only (no corpus, no network, no renderer needed): use it on a
-lent GPU machine.  Run from the repository root: ``python bench/datagen.py``.
+lent GPU machine.  Run from the repository root: ``python -m bench.bench_datagen``.
 """
 from __future__ import annotations
 
@@ -27,15 +27,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-# This file is called datagen.py: when run as a script its folder comes first on sys.path and
-# would shadow the real ``datagen`` package.  Drop it and make sure the repository root is there.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync
 
 ANGLES = (0, 90, 180, 270)
 PAGE_HW = (1100, 850)  # a letter page at 100 dpi, portrait
@@ -310,7 +304,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    res: dict = {"command": " ".join(["python", "bench/datagen.py", *(argv if argv is not None else sys.argv[1:])]),
+    res: dict = {"command": " ".join(["python", "-m", "bench.bench_datagen", *(argv if argv is not None else sys.argv[1:])]),
                  "machine": machine(), "device": str(device), "args": vars(args)}
 
     if not args.rotation_only:

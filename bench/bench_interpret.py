@@ -13,7 +13,7 @@ In one run (see ``--help``):
 
 The model is ResNet18 from ``trainer.models.build_model`` with random weights (timing does not
 depend on the weights), or ``--model MODEL`` (its arch and weights; still run at ``--size``).
-No data, no network.  Run from the repository root: ``python bench/interpret.py``.
+No data, no network.  Run from the repository root: ``python -m bench.bench_interpret``.
 """
 from __future__ import annotations
 
@@ -24,15 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-# This file is called interpret.py: when run as a script its folder comes first on sys.path and
-# would shadow the real ``interpret`` package.  Drop it and make sure the repository root is there.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
-from bench.common import arg_parser, finish, machine as machine_of, sync  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from bench.common import arg_parser, finish, machine as machine_of, sync
 
 METHODS = ("saliency", "guided-backprop", "integrated-gradients", "gradcam")
 
@@ -138,7 +132,7 @@ def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(args.threads or cores)
 
-    res: dict = {"command": " ".join(["python", "bench/interpret.py", *(argv if argv is not None else sys.argv[1:])]),
+    res: dict = {"command": " ".join(["python", "-m", "bench.bench_interpret", *(argv if argv is not None else sys.argv[1:])]),
                  "machine": machine(), "device": str(device),
                  "device_name": torch.cuda.get_device_name(device) if cuda else f"CPU ({platform.machine()})",
                  "threads": torch.get_num_threads(), "model": name, "args": vars(args), "methods": []}
