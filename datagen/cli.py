@@ -8,8 +8,8 @@ import click
 
 from .build import DEFAULT_DPI, DEFAULT_SIZE, BuildConfig, BuildError, build, summary_lines
 from .contract import ANGLES, load_variant
-from .manifest import (KINDS, ManifestError, default_dest, default_manifest_path, fetch as fetch_manifest, load_manifest,
-                       select_kinds)
+from .manifest import (KINDS, ManifestError, default_dest, default_manifest_path, docs_from_manifest,
+                       fetch as fetch_manifest, load_manifest, select_kinds)
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, default_workers
 from .strategies import REGISTRY
 
@@ -181,6 +181,69 @@ def pages(manifest, out, dest, dpi, kinds, force):
         raise click.ClickException(_os_error(e))
     click.echo(f"{rep['images']} images ({rep['pages']} pages of {rep['documents']} documents, 4 turns each) -> {out}"
                + (f"; {len(rep['skipped'])} document(s) skipped" if rep["skipped"] else ""))
+
+
+@main.command(name="windows")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write (refused if it exists, unless --force).")
+@click.option("--manifest", "manifests", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A corpus manifest whose train and val documents are cut (repeatable; default: the built-in "
+                   "corpus unless SOURCES are given).")
+@click.option("--per-page", default=80, show_default=True, type=click.IntRange(1, 1000), help="Windows per page.")
+@click.option("--target", default=7.0, show_default=True, type=click.FloatRange(2, 40),
+              help="Text scale (px) the windows are cut at.")
+@click.option("--jitter", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Log-uniform jitter of that scale (+-).")
+@click.option("--max-pages-per-doc", default=24, show_default=True, type=click.IntRange(1))
+@click.option("--val-share", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the SOURCES pages kept for validation (corpus documents follow datagen build's split).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the splits, the degradations and the cut.")
+@click.option("--workers", default=default_workers(), show_default=True, type=click.IntRange(1, 256))
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def windows_cmd(sources, out, manifests, per_page, target, jitter, max_pages_per_doc, val_share, seed, workers,
+                force):
+    """Cut glyph-scale training windows (upright, uint8) from a corpus's train and val documents
+    and from SOURCES, folders of upright page images (``datagen synth`` output), for
+    ``trainer fit-windows``.  Pages are degraded (tilt, ink, blur, light, stains, noise, JPEG) before
+    the cut; the trainer draws each window's turn, so no degradation can depend on a label.
+
+    \b
+    Example:  datagen synth --out synth/ --pages 2500 --size-px 2200
+              datagen windows synth/ --out windows/          # + the built-in corpus
+              trainer fit-windows windows/ --out runs/windows
+    """
+    from .build import DEFAULT_SPLIT, assign_splits, refuse_reserved
+    from .windows import WindowConfig, build_windows, plan_tasks
+
+    def body():
+        if out.exists() and not force:
+            raise ValueError(f"{out}: already exists (give --force to replace it)")
+        for s_ in sources:
+            if not s_.is_dir():
+                raise ValueError(f"{s_}: not a folder of page images")
+        paths = list(manifests) or ([] if sources else [default_manifest_path()])
+        docs = []
+        for m in paths:
+            docs += docs_from_manifest(load_manifest(m), log=lambda s_: click.echo(s_, err=True))
+        refuse_reserved(docs)
+        split = assign_splits(docs, DEFAULT_SPLIT, seed) if docs else {}
+        cfg = WindowConfig(per_page=per_page, target=target, jitter=jitter, max_pages_per_doc=max_pages_per_doc,
+                           val_share=val_share, seed=seed, workers=workers)
+        tasks = plan_tasks([(d, split[d.id]) for d in docs], sources, cfg)
+        if not tasks:
+            raise ValueError("no pages to cut: give a manifest or folders of page images")
+        meta = build_windows(tasks, out, cfg, log=lambda s_: click.echo(s_, err=True))
+        c = meta["counts"]
+        click.echo(f"{c['train']} train and {c['val']} val windows from {len(meta['pages'])} pages -> {out}"
+                   + (f"; {len(meta['problems'])} page(s) skipped" if meta["problems"] else ""))
+
+    try:
+        body()
+    except (ManifestError, ValueError, RuntimeError) as e:
+        raise click.ClickException(" ".join(str(e).split()))
+    except OSError as e:
+        raise click.ClickException(_os_error(e))
 
 
 @main.command()

@@ -31,6 +31,7 @@ STRIDE = 16  # candidate grid step (px)
 MIN_COMPONENTS = 12  # fewer character-like components: no text scale (the page falls back)
 MAX_SIDE = 2400  # the scale is measured on the page shrunk to at most this long side
 MIN_INK, MAX_INK = 0.04, 0.45  # a candidate window's share of ink pixels
+MAX_PAGE_INK = 0.3  # a page with more ink than this is not text on paper
 
 
 def _cv2():
@@ -96,6 +97,8 @@ def text_scale(gray: np.ndarray, mask: np.ndarray | None = None) -> Scale:
     cv2 = _cv2()
     small, f = shrink(gray)
     m = ink_mask(small) if mask is None or f != 1.0 else mask
+    if m.mean() > MAX_PAGE_INK:  # a photo, noise or a dark page, not text on paper
+        return Scale(None, 0)
     n, _, stats, _ = cv2.connectedComponentsWithStats(m.view(np.uint8), connectivity=8)
     if n <= 1:
         return Scale(None, 0)

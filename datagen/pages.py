@@ -105,6 +105,7 @@ class Page:
     fitted: np.ndarray  # (h, w) uint8
     paper: int  # paper level of the full page, 0..255
     src_size: tuple[int, int]  # (H, W) of the full page, upright
+    extra: dict | None = None  # what the reader's ``prep`` made of the full page (glyph windows)
 
     @property
     def key(self) -> str:
@@ -230,11 +231,15 @@ class PageJob:
     blank, and prepare it at ``side``.  Picklable, so workers may be forked or spawned."""
 
     def __init__(self, side: int, dpi: float = 100.0, renderer: str = "pdfium",
-                 max_pixels: int = DEFAULT_MAX_PIXELS, timeout: float = DEFAULT_TIMEOUT, skip_blank: bool = True):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, timeout: float = DEFAULT_TIMEOUT, skip_blank: bool = True,
+                 prep=None):
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of: {', '.join(RENDERERS)}")
         self.side, self.dpi, self.renderer, self.max_pixels = side, dpi, renderer, max_pixels
         self.timeout, self.skip_blank = timeout, skip_blank
+        # prep(gray (h, w) uint8) -> dict, on the full page in the worker (the window model's cut);
+        # when it finds windows and does not need the whole view, the page is not fitted at all
+        self.prep = prep
 
     def __call__(self, task: Task):
         if task.kind == "info":
@@ -247,7 +252,8 @@ class PageJob:
                               size_pts=task.payload["size_pts"], timeout=self.timeout)
             gray = Image.fromarray(arr, mode="L")
         else:
-            gray = read_image(task.path, task.index, self.max_pixels, self.side)
+            draft = max(self.side, getattr(self.prep, "draft_side", 0) or 0)
+            gray = read_image(task.path, task.index, self.max_pixels, draft)
         rot = src.rotation_of(task.index)
         if rot:
             gray = gray.transpose(_UNDO_CW[rot])  # counter-clockwise by the stored clockwise turn
@@ -256,7 +262,10 @@ class PageJob:
             ink = ink_share(gray, paper)
             if ink < BLANK_INK:
                 raise RenderError(f"blank page (ink {100 * ink:.3f} % of pixels)")
-        return {"fitted": fit_image(gray, self.side), "paper": paper, "src_size": (gray.size[1], gray.size[0])}
+        extra = self.prep(np.asarray(gray)) if self.prep is not None else None
+        lazy = extra is not None and len(extra.get("windows", ())) and not getattr(self.prep, "needs_fit", True)
+        return {"fitted": None if lazy else fit_image(gray, self.side), "paper": paper,
+                "src_size": (gray.size[1], gray.size[0]), "extra": extra}
 
 
 # --------------------------------------------------------------------------- many pages
@@ -267,8 +276,8 @@ class PageReader:
 
     def __init__(self, side: int, *, dpi: float = 100.0, renderer: str = "pdfium", workers: int = 1,
                  timeout: float = DEFAULT_TIMEOUT, max_pixels: int = DEFAULT_MAX_PIXELS, skip_blank: bool = True,
-                 job=None):
-        self.job = job or PageJob(side, dpi, renderer, max_pixels, timeout, skip_blank)
+                 job=None, prep=None):
+        self.job = job or PageJob(side, dpi, renderer, max_pixels, timeout, skip_blank, prep)
         self.pool = RenderPool(self.job, workers=max(1, workers), timeout=timeout)
 
     def __enter__(self) -> "PageReader":
@@ -320,7 +329,8 @@ class PageReader:
             if status != "ok":
                 yield Skip(src, i, str(value))
                 continue
-            yield Page(src, i, int(n), value["fitted"], int(value["paper"]), tuple(value["src_size"]))
+            yield Page(src, i, int(n), value["fitted"], int(value["paper"]), tuple(value["src_size"]),
+                       value.get("extra"))
 
 
 def iter_pages(sources: Iterable[Source], side: int, **kw) -> Iterator[Page | Skip]:

@@ -19,9 +19,9 @@ def _snippet() -> str:
 
 def test_the_readme_python_snippet_runs(tmp_path, monkeypatch, text_page, make_pdf, capsys,
                                         close_cached_pdfium_documents):
-    from trainer.infer import DEFAULT_ONNX, DEFAULT_PT
+    from trainer.infer import DEFAULT_ONNX, DEFAULT_WINDOWS_PT
 
-    if not (DEFAULT_PT.is_file() or DEFAULT_ONNX.is_file()):
+    if not (DEFAULT_WINDOWS_PT.is_file() or DEFAULT_ONNX.is_file()):
         pytest.fail("the package ships no default model (trainer/weights/): run make model && make ship")
     monkeypatch.chdir(tmp_path)
     text_page(170, 220, seed=3).rotate(90, expand=True).save("scan.png")

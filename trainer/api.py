@@ -32,12 +32,15 @@ _UNDO = {0: None, 90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180
 @dataclass(frozen=True)
 class Orientation:
     """One page's answer: the clockwise ``angle`` it shows, the calibrated ``confidence`` of that
-    angle, the ``probs`` of all four, and whether a person should check it."""
+    angle, the ``probs`` of all four, and whether a person should check it.  ``basis``: what
+    answered (``"windows"``, ``"whole"`` when no text was found, ``"none"``), None for a
+    whole-page model."""
 
     angle: int
     confidence: float
     probs: dict
     needs_review: bool
+    basis: str | None = None
 
 
 class Orienter:
@@ -55,9 +58,9 @@ class Orienter:
     def __init__(self, model: str | os.PathLike | None = None, engine: str = "auto", device: str = "auto",
                  tta: bool = False, min_confidence: float | None = None, dpi: float | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
-        from .cli import _load
+        from .infer import load_engine
 
-        self.engine, meta, self.spec, ddpi, self.path = _load(model, device, engine, tta)
+        self.engine, meta, self.spec, ddpi, self.path = load_engine(model, device, engine, tta)
         self.size = self.spec[1]  # the side pages are prepared at
         self.min_confidence = float(meta.get("review_threshold", 0.0)) if min_confidence is None else min_confidence
         self.dpi = dpi or ddpi
@@ -79,7 +82,8 @@ class Orienter:
             from datagen.render import RenderError
 
             try:
-                return read_image(str(page), 0, self.max_pixels, self.size)
+                draft = max(self.size, getattr(getattr(self.engine, "prep", None), "draft_side", 0) or 0)
+                return read_image(str(page), 0, self.max_pixels, draft)
             except RenderError as e:
                 raise ValueError(f"{page}: {e}") from None
         if isinstance(page, Image.Image):
@@ -100,26 +104,35 @@ class Orienter:
         raise ValueError(f"expected a path, (pdf, page), a PIL image or a numpy array, got {type(page).__name__}")
 
     # ----------------------------------------------------------------- answers
-    def _answer(self, probs: np.ndarray, agree) -> Orientation:
+    def _answer(self, probs: np.ndarray, agree, info: dict | None = None) -> Orientation:
+        info = info or {}
         c = int(probs.argmax())
         conf = float(probs[c])
-        review = conf < self.min_confidence or (agree is not None and not bool(agree))
-        return Orientation(ANGLES[c], round(conf, 4), {a: round(float(v), 4) for a, v in zip(ANGLES, probs)}, review)
+        review = (conf < self.min_confidence or (agree is not None and not bool(agree))
+                  or info.get("basis") == "none")
+        return Orientation(ANGLES[c], round(conf, 4), {a: round(float(v), 4) for a, v in zip(ANGLES, probs)}, review,
+                           info.get("basis"))
 
     def predict_many(self, pages) -> list[Orientation]:
         """Answers for several pages, in one forward pass per call."""
-        from .infer import model_inputs
+        from types import SimpleNamespace
 
+        from .predict import engine_answers, engine_input
+
+        prep = getattr(self.engine, "prep", None)
         xs = []
         for p in pages:
-            fitted, paper = prepare(self._gray(p), self.size)
-            xs.append(model_inputs(fitted, paper, self.spec))
+            gray = self._gray(p)
+            extra = prep(np.asarray(gray)) if prep is not None else None
+            lazy = extra is not None and len(extra["windows"]) and not prep.needs_fit
+            fitted, paper = (None, 255) if lazy else prepare(gray, self.size)
+            xs.append(engine_input(self.engine, SimpleNamespace(fitted=fitted, paper=paper, extra=extra), self.spec))
         if not xs:
             return []
-        probs, agree = self.engine.predict(np.stack(xs))
+        probs, agree, infos = engine_answers(self.engine, xs)
         if not np.isfinite(probs).all():
             raise RuntimeError(f"{self.path}: the model produced non-finite probabilities")
-        return [self._answer(probs[i], None if agree is None else agree[i]) for i in range(len(xs))]
+        return [self._answer(probs[i], None if agree is None else agree[i], infos[i]) for i in range(len(xs))]
 
     def predict(self, page) -> Orientation:
         """The orientation of one page (see :meth:`_gray` for what a page may be)."""

@@ -109,25 +109,10 @@ def _split_model(args: tuple) -> tuple[Path | None, list[Path]]:
 
 def _load(model_path, device, engine: str = "torch", tta: bool = False):
     """(engine object, checkpoint-or-meta dict, input spec ``(size, page side, crops)``, dpi, path)
-    for a model path (None = the default)."""
-    from .infer import OnnxEngine, TorchEngine, default_model, input_spec, onnx_available
+    for a model path (None = the default): :func:`trainer.infer.load_engine`."""
+    from .infer import load_engine
 
-    path = Path(model_path) if model_path else default_model(engine)
-    if path.suffix.lower() == ".onnx" or (engine == "onnx"):
-        if path.suffix.lower() != ".onnx":
-            raise ValueError(f"{path}: --engine onnx needs an .onnx model (trainer export MODEL --onnx OUT.onnx)")
-        if not onnx_available():
-            raise ValueError("the onnx engine needs onnxruntime: pip install 'docorient-toolkit[onnx]'")
-        eng = OnnxEngine(path, tta=tta)
-        meta = eng.meta
-        return eng, meta, input_spec(meta), float(meta.get("dpi", 100.0)), path
-    from datagen.devices import resolve_device
-    from .models import load_model
-
-    dev = resolve_device(device)
-    model, ckpt = load_model(path, dev)
-    eng = TorchEngine(model, dev, tta=tta, temperature=float(ckpt.get("temperature", 1.0)))
-    return eng, ckpt, input_spec(ckpt), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path
+    return tuple(load_engine(model_path, device, engine, tta))
 
 
 def _run(fn):
@@ -315,6 +300,35 @@ def calibrate(model_path, data, out, split, workers, device, target_risk):
     click.echo(json.dumps(info, indent=2, allow_nan=False))
 
 
+@main.command(name="fit-windows")
+@click.argument("windows", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--epochs", default=3.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(8))
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--k", default=16, show_default=True, type=click.IntRange(1, 256), help="Windows a page votes with.")
+@click.option("--val-every", default=2000, show_default=True, type=click.IntRange(1), help="Steps between validations.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0), help="Torch threads (0: torch's choice).")
+@click.option("--max-steps", default=0, show_default=True, type=click.IntRange(0), help="Stop after N steps (0: epochs decide).")
+@click.option("--no-bf16", is_flag=True, help="Train in float32 (default: bf16 autocast).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
+def fit_windows_cmd(windows, out, epochs, batch_size, lr, k, val_every, threads, max_steps, no_bf16, seed, resume):
+    """Train the glyph-window model (GlyphNet, 0.29 M parameters) on WINDOWS (``datagen windows``):
+    each window turned by its own random quarter, which is its label.  Writes OUT/model.pt with
+    its page temperature fitted on the validation documents.
+
+    \b
+    Example:  trainer fit-windows windows/ --out runs/windows --epochs 3
+              trainer predict runs/windows/model.pt inbox/
+    """
+    from .windowfit import WindowFit, fit_windows
+
+    cfg = WindowFit(epochs=epochs, batch_size=batch_size, lr=lr, k=k, val_every=val_every, threads=threads,
+                    max_steps=max_steps, bf16=not no_bf16, seed=seed)
+    _run(lambda: fit_windows(windows, out, cfg, resume=resume, log=lambda s: click.echo(s, err=True)))
+
+
 @main.command(name="export")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--onnx", "onnx_out", type=click.Path(dir_okay=False, path_type=Path), help="The .onnx file to write.")
@@ -322,7 +336,14 @@ def calibrate(model_path, data, out, split, workers, device, target_risk):
               help="A slim checkpoint to write: float16 weights, no optimizer state (what the package ships).")
 @click.option("--fp32", is_flag=True, help="Store float32 weights in the ONNX file (default: float16 storage, "
                                            "float32 compute).")
-def export_cmd(model_path, onnx_out, pt_out, fp32):
+@click.option("--int8", is_flag=True, help="Window models: int8 static quantisation, calibrated on --calibrate.")
+@click.option("--calibrate", type=click.Path(file_okay=False, path_type=Path),
+              help="Window models: a datagen windows folder whose training windows calibrate --int8.")
+@click.option("--whole", default=None, help="Window models: the file name, beside the export, of a whole-page "
+                                            "ONNX model that answers pages without text.")
+@click.option("--review-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Window models: the confidence below which answers need review (stored in the export).")
+def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, review_threshold):
     """Export MODEL to ONNX, with its preprocessing contract (input size, normalisation, classes,
     temperature, review threshold) in the model's metadata.
 
@@ -338,6 +359,8 @@ def export_cmd(model_path, onnx_out, pt_out, fp32):
         for p in (onnx_out, pt_out):
             if p is not None and p.resolve() == model_path.resolve():
                 raise ValueError(f"{p}: is MODEL itself; write the export to another file")
+        if _window_checkpoint(model_path):
+            return _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold)
         if pt_out:
             export_half(model_path, pt_out)
             click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, float16 weights)")
@@ -351,6 +374,33 @@ def export_cmd(model_path, onnx_out, pt_out, fp32):
                        f"{meta['input_size']} px, temperature {meta['temperature']:.3f})")
 
     _run(body)
+
+
+def _window_checkpoint(path: Path) -> bool:
+    from .infer import _is_window_checkpoint
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    return path.suffix.lower() == ".pt" and _is_window_checkpoint(path)
+
+
+def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold):
+    import torch
+
+    from .windowexport import export_windows
+
+    extra = {k: v for k, v in (("whole", whole), ("review_threshold", review_threshold)) if v is not None}
+    if pt_out:
+        from datagen.atomic import atomic_write
+
+        ck = torch.load(model_path, map_location="cpu", weights_only=False)
+        ck = {k: v for k, v in ck.items() if k != "history"} | extra
+        atomic_write(pt_out, lambda t: torch.save(ck, t))
+        click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, window model)")
+    if onnx_out:
+        export_windows(model_path, onnx_out, int8=int8, calibrate=calibrate, extra_meta=extra)
+        click.echo(f"wrote {onnx_out} ({onnx_out.stat().st_size / 2**20:.2f} MiB; window model"
+                   + (", int8" if int8 else "") + ")")
 
 
 if __name__ == "__main__":  # pragma: no cover

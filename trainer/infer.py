@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,24 +103,30 @@ class TorchEngine(_Engine):
             return self.model(t).float().cpu().numpy()
 
 
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session of ``path`` (ValueError in one line when onnxruntime is missing
+    or the file is not a loadable model)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ValueError("the onnx engine needs onnxruntime: pip install onnxruntime") from None
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ValueError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:160]})") from None
+
+
 class OnnxEngine(_Engine):
     """An exported model (``trainer export --onnx``) on onnxruntime's CPU provider."""
 
     name = "onnx"
 
     def __init__(self, path: str | os.PathLike, tta: bool = False, threads: int | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ValueError("the onnx engine needs onnxruntime: pip install 'docorient-toolkit[onnx]'") from None
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if threads:
-            opts.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ValueError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:160]})") from None
+        self.session = onnx_session(path, threads)
         self.meta = read_onnx_meta(self.session, path)
         self.input = self.session.get_inputs()[0].name
         self.tta = tta
@@ -176,48 +183,94 @@ def onnx_available() -> bool:
 
 # --------------------------------------------------------------------------- the shipped model
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEFAULT_ONNX = WEIGHTS / "default.onnx"
-DEFAULT_PT = WEIGHTS / "default.pt"
+DEFAULT_ONNX = WEIGHTS / "default.onnx"  # the window model (onnxruntime, no torch)
+DEFAULT_WINDOWS_PT = WEIGHTS / "default.pt"  # the same window model as a torch checkpoint
+DEFAULT_WHOLE = WEIGHTS / "default-whole.onnx"  # the whole-page ResNet18, for pages without text
+DEFAULT_PT = WEIGHTS / "whole.pt"  # a whole-page checkpoint for `trainer fit --init default` (not shipped)
 
 
 def default_model(engine: str = "auto") -> Path:
-    """The model shipped inside the package (``trainer/weights/default.pt``, float16).
-
-    For the onnx engine (and ``auto`` when onnxruntime and onnx are installed) its ONNX export is
-    used: shipped as ``default.onnx`` when the package has one, else made once from the
-    checkpoint into the cache (``$DOCORIENT_CACHE/models``; that first run imports torch, the
-    later ones never do).  ValueError when this installation has no default model.
-    """
-    if engine in ("auto", "onnx") and (engine == "onnx" or onnx_available()):
-        if DEFAULT_ONNX.is_file():
-            return DEFAULT_ONNX
-        if DEFAULT_PT.is_file():
-            try:
-                import onnx  # noqa: F401
-            except ImportError:
-                if engine == "onnx":
-                    raise ValueError("the onnx engine needs onnx to export the default model once: "
-                                     "pip install 'docorient-toolkit[onnx]'") from None
-            else:
-                return cached_onnx(DEFAULT_PT)
-    if DEFAULT_PT.is_file():
-        return DEFAULT_PT
+    """The model shipped inside the package: the window model, as ONNX (``default.onnx``, for
+    ``auto`` and ``onnx``) or as a torch checkpoint (``default.pt``, for ``torch``).  ValueError
+    when this installation has none."""
+    if engine != "torch" and DEFAULT_ONNX.is_file():
+        return DEFAULT_ONNX
+    if DEFAULT_WINDOWS_PT.is_file():
+        return DEFAULT_WINDOWS_PT
     raise ValueError(f"no model given and this installation has no default model in {WEIGHTS}; "
                      "give a checkpoint (trainer fit writes runs/<variant>/model.pt)")
 
 
-def cached_onnx(pt: Path) -> Path:
-    """The ONNX export of checkpoint ``pt`` in the cache, made (atomically) when it is missing."""
-    from datagen import __version__
-    from datagen.manifest import cache_root
+@dataclass
+class Loaded:
+    """A loaded model: the engine, its metadata (checkpoint or ONNX contract), the input spec of
+    its whole-page view, the PDF dpi it reads at, and its path.  Unpacks as that 5-tuple."""
 
-    st = pt.stat()
-    out = cache_root() / "models" / f"{pt.stem}-{__version__}-{st.st_size}-{int(st.st_mtime)}.onnx"
-    if not out.is_file():
-        from .export import export_onnx
+    engine: object
+    meta: dict
+    spec: tuple[int, int, int]
+    dpi: float
+    path: Path
 
-        export_onnx(pt, out)
-    return out
+    def __iter__(self):
+        return iter((self.engine, self.meta, self.spec, self.dpi, self.path))
+
+
+def _is_window_checkpoint(path: Path) -> bool:
+    import torch
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:
+        return False
+    return isinstance(ck, dict) and ck.get("kind") == "windows"
+
+
+def _whole_of(meta: dict, path: Path, tta: bool):
+    """The whole-page engine a window model names (``meta["whole"]``, beside it), or None."""
+    name = meta.get("whole")
+    if not name:
+        return None, None
+    p = Path(path).parent / name
+    if not p.is_file() or not onnx_available():
+        return None, None
+    eng = OnnxEngine(p, tta=tta)
+    return eng, input_spec(eng.meta)
+
+
+def load_engine(model_path=None, device: str = "auto", engine: str = "auto", tta: bool = False) -> Loaded:
+    """Load a model for prediction: a window model (``.onnx`` with ``kind = "windows"``, or a
+    ``trainer fit-windows`` checkpoint) or a whole-page model (``trainer fit``), as ONNX or
+    torch; None = the shipped default."""
+    from .windowinfer import PDF_DPI, OnnxWindows, TorchWindows, WindowEngine
+
+    path = Path(model_path) if model_path else default_model(engine)
+    onnx = path.suffix.lower() == ".onnx"
+    if engine == "onnx" and not onnx:
+        raise ValueError(f"{path}: --engine onnx needs an .onnx model (trainer export MODEL --onnx OUT.onnx)")
+    if onnx:
+        if not onnx_available():
+            raise ValueError("the onnx engine needs onnxruntime: pip install onnxruntime")
+        sess_meta = read_onnx_meta(onnx_session(path), path)
+        if sess_meta.get("kind") == "windows":
+            net = OnnxWindows(path)
+            whole, wspec = _whole_of(net.meta, path, tta)
+            eng = WindowEngine(net, net.meta, whole, wspec, tta)
+            return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)
+        eng = OnnxEngine(path, tta=tta)
+        return Loaded(eng, eng.meta, input_spec(eng.meta), float(eng.meta.get("dpi", 100.0)), path)
+    if _is_window_checkpoint(path):
+        net = TorchWindows(path)
+        whole, wspec = _whole_of(net.meta, path, tta)
+        eng = WindowEngine(net, net.meta, whole, wspec, tta)
+        return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)
+    from datagen.devices import resolve_device
+    from .models import load_model
+
+    dev = resolve_device(device)
+    model, ckpt = load_model(path, dev)
+    eng = TorchEngine(model, dev, tta=tta, temperature=float(ckpt.get("temperature", 1.0)))
+    return Loaded(eng, ckpt, input_spec(ckpt), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path)
 
 
 def is_model_file(arg: str | os.PathLike) -> bool:

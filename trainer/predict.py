@@ -50,6 +50,9 @@ class PagePrediction:
     needs_review: bool | None = None
     reason: str | None = None  # why it needs review
     error: str | None = None
+    basis: str | None = None  # what answered: "windows", "whole" (no text found) or "none"
+    windows: int | None = None  # glyph windows voted
+    text_scale: float | None = None  # the page's text scale (px of the page as read), None: no text found
 
     @property
     def where(self) -> str:
@@ -58,6 +61,8 @@ class PagePrediction:
     def to_json(self) -> dict:
         d = {"file": self.file, "page": self.page, "angle": self.angle, "confidence": self.confidence,
              "probs": self.probs, "needs_review": self.needs_review}
+        if self.basis is not None:
+            d.update(basis=self.basis, windows=self.windows, text_scale=self.text_scale)
         if self.reason:
             d["review_reason"] = self.reason
         if self.error:
@@ -111,47 +116,73 @@ def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | No
     probabilities and, with TTA, whether the four turned views agreed.
     """
     from datagen.render import DEFAULT_MAX_PIXELS
-    from .infer import model_inputs
 
     spec = (size, size, 0) if isinstance(size, int) else tuple(size)
     decision = decision or Decision()
     ready: list[PagePrediction] = []
-    buf: list[tuple[Page, np.ndarray]] = []
+    buf: list[tuple[Page, object]] = []
 
     def flush():
         if not buf:
             return
-        probs, agree = engine.predict(np.stack([x for _, x in buf]))
+        probs, agree, infos = engine_answers(engine, [x for _, x in buf])
         _finite(probs, buf[0][0].source.path)
         for i, (pg, _) in enumerate(buf):
-            pr = probs[i]
-            c = int(pr.argmax())
-            conf = float(pr[c])
-            reasons = []
-            if conf < decision.min_confidence:
-                reasons.append(f"confidence below {decision.min_confidence:g}")
-            if agree is not None and decision.tta_disagreement and not bool(agree[i]):
-                reasons.append("TTA views disagree")
-            ready.append(PagePrediction(pg.source.path, pg.number, ANGLES[c], round(conf, 4),
-                                        {str(a): round(float(v), 4) for a, v in zip(ANGLES, pr)}, bool(reasons),
-                                        "; ".join(reasons) or None))
+            ready.append(decide(pg.source.path, pg.number, probs[i], None if agree is None else agree[i], decision,
+                                infos[i]))
         buf.clear()
 
     with PageReader(spec[1], dpi=dpi, workers=workers or default_workers(), skip_blank=False,
-                    max_pixels=max_pixels or DEFAULT_MAX_PIXELS) as reader:
+                    max_pixels=max_pixels or DEFAULT_MAX_PIXELS, prep=getattr(engine, "prep", None)) as reader:
         for it in reader.pages(sel.sources):
             if isinstance(it, Skip):
                 flush()
                 page = None if it.index is None else (it.index + 1 if it.source.pdf or it.index else None)
                 ready.append(PagePrediction(it.source.path, page, None, None, error=f"{it.where}: {it.reason}"))
             else:
-                buf.append((it, model_inputs(it.fitted, it.paper, spec)))
+                buf.append((it, engine_input(engine, it, spec)))
                 if len(buf) >= batch_size:
                     flush()
             yield from ready
             ready.clear()
         flush()
         yield from ready
+
+
+def engine_input(engine, page: Page, spec):
+    """What ``engine`` answers a read page from: its own ``page_input`` (the window engine), else
+    the whole-page model input (THE model-input function)."""
+    if hasattr(engine, "page_input"):
+        return engine.page_input(page)
+    from .infer import model_inputs
+
+    return model_inputs(page.fitted, page.paper, spec)
+
+
+def engine_answers(engine, inputs: list) -> tuple[np.ndarray, np.ndarray | None, list[dict]]:
+    """``(probs (B, 4), agree (B,) | None, infos)`` of a batch of :func:`engine_input` results."""
+    if hasattr(engine, "answers"):
+        probs, infos = engine.answers(inputs)
+        return probs, None, infos
+    probs, agree = engine.predict(np.stack(inputs))
+    return probs, agree, [{}] * len(inputs)
+
+
+def decide(file: str, page: int | None, pr: np.ndarray, agree, decision: Decision, info: dict) -> PagePrediction:
+    """One page's prediction from its probabilities: the angle, its confidence and the review
+    flag (confidence below the threshold, disagreeing TTA views, or no evidence at all)."""
+    c = int(pr.argmax())
+    conf = float(pr[c])
+    reasons = []
+    if info.get("basis") == "none":
+        reasons.append("no text found")
+    elif conf < decision.min_confidence:
+        reasons.append(f"confidence below {decision.min_confidence:g}")
+    if agree is not None and decision.tta_disagreement and not bool(agree):
+        reasons.append("TTA views disagree")
+    return PagePrediction(file, page, ANGLES[c], round(conf, 4), {str(a): round(float(v), 4) for a, v in zip(ANGLES, pr)},
+                          bool(reasons), "; ".join(reasons) or None, basis=info.get("basis"),
+                          windows=info.get("windows"), text_scale=info.get("text_scale"))
 
 
 def predict_pages(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,

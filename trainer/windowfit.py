@@ -103,6 +103,8 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _evaluate(model, ws, cfg: WindowFit, rng) -> dict:
+    if len(ws.val) == 0:
+        return {"window_acc": None, "page_acc": None, "pages": 0}
     n = min(cfg.val_windows, len(ws.val))
     idx = np.sort(rng.choice(len(ws.val), n, replace=False)) if n < len(ws.val) else np.arange(n)
     x, y = _turned(torch.from_numpy(np.array(ws.val[idx])), np.random.default_rng(cfg.seed + 7))
