@@ -22,7 +22,6 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 

@@ -1,5 +1,6 @@
-"""bench/peers.py: the pure parts (labels, parsing, cluster bootstrap, scoring) and one hermetic
-end-to-end run with a fake ``trainer`` (no peers, no network)."""
+"""bench/peers.py and its contenders: the pure parts (labels, parsing, cluster bootstrap, scoring),
+hermetic end-to-end runs with a fake ``trainer``, a fake contender and a fake occular-deskew
+(no peers, no network)."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench import peers  # noqa: E402
+from bench import contenders, peers  # noqa: E402
 
 
 def _write_labels(folder: Path, rows: list[dict], touch: bool = True) -> Path:
@@ -222,17 +223,17 @@ def test_run_many_measures_each_child_alone():
 
 
 def test_docorient_command_files_or_a_folder_of_links(tmp_path, monkeypatch):
-    monkeypatch.setattr(peers, "trainer_cmd", lambda: ["trainer"])
+    monkeypatch.setattr(contenders, "trainer_cmd", lambda: ["trainer"])
     imgs = []
     for i in range(3):
         imgs.append(str(tmp_path / f"p{i}.PNG"))
         Path(imgs[-1]).write_bytes(b"")
-    cmd, folder = peers.docorient_command("m.pt", imgs, ["--tta"], tmp_path / "links")
+    cmd, folder = contenders.docorient_command("m.pt", imgs, ["--tta"], tmp_path / "links")
     assert cmd == ["trainer", "predict", "m.pt", *imgs, "--json", "--tta"] and not folder
-    cmd, _ = peers.docorient_command("default", imgs, [], tmp_path / "links")
+    cmd, _ = contenders.docorient_command("default", imgs, [], tmp_path / "links")
     assert cmd[:2] == ["trainer", "predict"] and cmd[2] == imgs[0]
-    monkeypatch.setattr(peers, "_ARG_CHARS", 10)
-    cmd, folder = peers.docorient_command("m.pt", imgs, [], tmp_path / "links")
+    monkeypatch.setattr(contenders, "_ARG_CHARS", 10)
+    cmd, folder = contenders.docorient_command("m.pt", imgs, [], tmp_path / "links")
     assert folder and cmd == ["trainer", "predict", "m.pt", str(tmp_path / "links"), "--json"]
     links = sorted((tmp_path / "links").iterdir())
     assert [str(q.resolve()) for q in links] == imgs and links[0].suffix == ".png"
@@ -250,7 +251,7 @@ for f in files:  # JSON Lines; every r180 image answered 0 (wrong)
 def test_main_end_to_end_with_a_fake_trainer(tmp_path, monkeypatch, capsys):
     fake = tmp_path / "fake_trainer.py"
     fake.write_text(FAKE_TRAINER)
-    monkeypatch.setattr(peers, "trainer_cmd", lambda: [sys.executable, str(fake)])
+    monkeypatch.setattr(contenders, "trainer_cmd", lambda: [sys.executable, str(fake)])
     csv_path = _write_labels(tmp_path / "set", _rows([("d1", 1, "born-digital", "Latn"), ("d2", 1, "scan", "Latn"),
                                                       ("d3", 1, "scan", "Cyrl")]))
     out = tmp_path / "out.json"
@@ -274,3 +275,106 @@ def test_main_rejects_an_unavailable_named_contender(tmp_path, capsys):
     rc = peers.main(["--labels", str(csv_path), "--only", "docorient-peer",
                      "--docorient-peer-python", str(tmp_path / "no-python")])
     assert rc == 2 and "no such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the contender interface
+class FakeContender(contenders.Contender):
+    """Answers every image's label, except that it reads every 90 as 270; counts its calls."""
+    name, label, family = "fake", "a fake contender", "fake"
+    convention = "answers our label, 90 read as 270"
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def prepare(self, rows, tmp, log):
+        self.calls.append(f"prepare {len(rows)}")
+        return {"prep_s": 0.5}
+
+    def run(self, rows, work, run):
+        self.calls.append(f"run {len(rows)}")
+        m = contenders.run_measured(["true"])
+        m["preds"] = {r["file"]: {"angle": 270 if r["angle"] == 90 else r["angle"], "error": None} for r in rows}
+        m["meta"] = {"fake_version": "1.2"}
+        return m
+
+    def notes(self, c, run):
+        return [f"fake: {c['n']} images, {len(c['runs'])} runs"]
+
+    def machine(self, meta):
+        return {"fake": meta["fake_version"]}
+
+
+class Unavailable(contenders.Contender):
+    name, label, family = "gone", "an absent contender", "gone"
+
+    def unavailable(self, args):
+        return "not installed here"
+
+
+def test_main_runs_any_contender_through_the_interface(tmp_path, monkeypatch, capsys):
+    fake = FakeContender()
+    monkeypatch.setattr(peers, "registry", lambda: {"fake": fake, "gone": Unavailable()})
+    csv_path = _write_labels(tmp_path / "set", _rows([("d1", 1, "scan", "Latn"), ("d2", 1, "scan", "Latn")]))
+    out = tmp_path / "out.json"
+    rc = peers.main(["--labels", str(csv_path), "--boot", "200", "--repeat", "2", "--json", str(out)])
+    assert rc == 0 and fake.calls == ["prepare 8", "run 8", "run 8"]
+    text = capsys.readouterr().out
+    assert "| a fake contender | 75.0 % [75.0–75.0] | 75.0 % [75.0–75.0] |" in text
+    assert "an absent contender: **skipped**: not installed here" in text
+    assert "- fake: answers our label, 90 read as 270" in text and "- fake: 8 images, 2 runs" in text
+    res = json.loads(out.read_text())
+    c, gone = res["contenders"]
+    assert c["prep_s"] == 0.5 and c["scores"]["own"]["per_class"]["90"] == 0.0 and len(c["wall_s_all"]) == 2
+    assert gone["status"] == "skipped" and res["machine"]["fake"] == "1.2"
+    assert peers.parse_only("fake", tuple(peers.registry())) == ["fake"]
+
+
+@pytest.mark.parametrize("raw, label", [(0.0, 0), (1.1, 0), (358.7, 0), (44.9, 0), (91.11, 90), (181.06, 180),
+                                        (271.04, 270), (315.2, 0), (None, None)])
+def test_occular_angle_snaps_to_our_label(raw, label):
+    assert contenders.occular_label(raw) == label
+
+
+FAKE_OCCULAR = r"""
+print("a library that prints on stdout at import")
+def detect_angle(image):   # the counter-clockwise correction, with a little skew; the gray level tells the turn
+    turn = (image.getpixel((0, 0))[0] - 100) // 10 * 90
+    return {0: 1.5, 90: 91.0, 180: 179.2, 270: 271.3}[turn]
+"""
+# an interpreter for the worker: drops -I so that PYTHONPATH brings the fake occular_deskew
+FAKE_PYTHON = """#!/bin/sh
+[ "$1" = -I ] && shift
+PYTHONPATH={fake} exec {python} "$@"
+"""
+
+
+def test_occular_worker_end_to_end_with_a_fake_library(tmp_path, capsys):
+    from PIL import Image
+
+    lib = tmp_path / "lib"
+    (lib / "occular_deskew").mkdir(parents=True)
+    (lib / "occular_deskew" / "__init__.py").write_text(FAKE_OCCULAR)
+    dist = lib / "occular_deskew-0.5.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: occular-deskew\nVersion: 0.5.0\n")
+    py = tmp_path / "python"
+    py.write_text(FAKE_PYTHON.format(fake=lib, python=sys.executable))
+    py.chmod(0o755)
+    rows = _rows([("d1", 1, "scan", "Latn")])
+    (tmp_path / "set").mkdir()
+    for r in rows:
+        Image.new("L", (40, 30), 100 + r["angle"] // 90 * 10).save(tmp_path / "set" / r["file"])
+    csv_path = _write_labels(tmp_path / "set", rows, touch=False)
+    out = tmp_path / "out.json"
+    rc = peers.main(["--labels", str(csv_path), "--only", "occular", "--occular-python", str(py), "--boot", "200",
+                     "--json", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    c = json.loads(out.read_text())["contenders"][0]
+    assert c["status"] == "ok" and c["scores"]["own"]["all"]["accuracy"] == 1.0
+    assert c["predictions"]["d1-p1-r270.png"]["raw"] == 271.3 and c["predictions"]["d1-p1-r270.png"]["angle"] == 270
+
+
+def test_occular_is_skipped_with_a_reason_when_its_python_lacks_it(tmp_path, capsys):
+    csv_path = _write_labels(tmp_path / "set", _rows([("d1", 1, "", "")]))
+    rc = peers.main(["--labels", str(csv_path), "--only", "occular", "--occular-python", sys.executable])
+    assert rc == 2 and "does not import occular_deskew" in capsys.readouterr().err
