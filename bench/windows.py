@@ -166,6 +166,7 @@ def main(argv=None) -> int:
         out.append(f"| {k} | " + " | ".join(cells) + " |")
         res.setdefault("by_k", {})[k] = float(c.mean())
 
+    print("\n".join(out), flush=True)
     out += ["", "| text scale (px) | window accuracy | page accuracy (K = %d) |" % k0, "|---:|---:|---:|"]
     for t in [float(x) for x in a.targets.split(",")]:
         lp = base if t == t0 else window_logprobs(net, rows, k0, t, w0, a.threads)

@@ -31,7 +31,9 @@ STRIDE = 16  # candidate grid step (px)
 MIN_COMPONENTS = 12  # fewer character-like components: no text scale (the page falls back)
 MAX_SIDE = 2400  # the scale is measured on the page shrunk to at most this long side
 MIN_INK, MAX_INK = 0.04, 0.45  # a candidate window's share of ink pixels
-MAX_PAGE_INK = 0.3  # a page with more ink than this is not text on paper
+GLYPH_SCORE = True  # rank candidate windows by the glyphs they hold (else by their ink)
+MIN_GLYPHS = 3  # a candidate window holds at least this many character-like components
+MAX_PAGE_INK = 0.4  # a page with more ink than this is not text on paper
 
 
 def _cv2():
@@ -50,6 +52,15 @@ def shrink(gray: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, floa
         return gray, 1.0
     cv2 = _cv2()
     return cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA), f
+
+
+def stretched(gray: np.ndarray) -> np.ndarray:
+    """``gray`` with a narrow range of levels (a 4-bit scan, a faded photo) stretched to 0-255;
+    any other page as it is."""
+    lo, hi = int(gray.min()), int(gray.max())
+    if hi - lo >= 96 or hi <= lo:
+        return gray
+    return ((gray.astype(np.float32) - lo) * (255.0 / (hi - lo))).astype(np.uint8)
 
 
 def darkness(gray: np.ndarray) -> np.ndarray:
@@ -124,22 +135,52 @@ def resample(gray: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
 
 
-def candidates(mask: np.ndarray, win: int = WIN, stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray]:
-    """Top-left corners ``(n, 2)`` (row, col) of the ``win``-px windows on a ``stride`` grid whose
-    ink share lies in [MIN_INK, MAX_INK], and those shares ``(n,)``."""
-    h, w = mask.shape
-    if h < win or w < win:
-        return np.zeros((0, 2), int), np.zeros(0)
+def _window_sums(img: np.ndarray, win: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums of ``img`` over every ``win``-px window on a ``stride`` grid, and the grid's rows and cols."""
+    h, w = img.shape
     ii = np.zeros((h + 1, w + 1), np.int64)
-    ii[1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1)
+    ii[1:, 1:] = img.astype(np.int64).cumsum(0).cumsum(1)
     rows = np.arange(0, h - win + 1, stride)
     cols = np.arange(0, w - win + 1, stride)
     r, c = rows[:, None], cols[None, :]
-    s = ii[r + win, c + win] - ii[r, c + win] - ii[r + win, c] + ii[r, c]
+    return ii[r + win, c + win] - ii[r, c + win] - ii[r + win, c] + ii[r, c], rows, cols
+
+
+def glyph_centres(mask: np.ndarray, target: float) -> np.ndarray:
+    """A map with 1 at the centre of every character-like connected component of ``mask`` (a
+    page already resampled to text scale ``target``), 0 elsewhere."""
+    cv2 = _cv2()
+    n, _, stats, cent = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    out = np.zeros(mask.shape, np.uint8)
+    if n <= 1:
+        return out
+    st, cent = stats[1:], cent[1:]
+    w, h, area = st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_AREA]
+    fill = area / np.maximum(1, w * h)
+    keep = (h >= 0.4 * target) & (h <= 4 * target) & (w <= 6 * target) & (fill > 0.08) & (fill < 0.95)
+    c = np.clip(cent[keep].round().astype(int), 0, [mask.shape[1] - 1, mask.shape[0] - 1])
+    out[c[:, 1], c[:, 0]] = 1
+    return out
+
+
+def candidates(mask: np.ndarray, win: int = WIN, stride: int = STRIDE, centres: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left corners ``(n, 2)`` (row, col) of the ``win``-px windows on a ``stride`` grid whose
+    ink share lies in [MIN_INK, MAX_INK], and their scores ``(n,)``: the ink share, or with
+    ``centres`` (:func:`glyph_centres`) the number of glyphs inside, at least
+    :data:`MIN_GLYPHS` (so rules, solid shapes and pictures are left out)."""
+    h, w = mask.shape
+    if h < win or w < win:
+        return np.zeros((0, 2), int), np.zeros(0)
+    s, rows, cols = _window_sums(mask, win, stride)
     share = s / float(win * win)
     ok = (share >= MIN_INK) & (share <= MAX_INK)
+    score = share
+    if centres is not None:
+        score, _, _ = _window_sums(centres, win, stride)
+        ok &= score >= MIN_GLYPHS
     rr, cc = np.nonzero(ok)
-    return np.stack([rows[rr], cols[cc]], 1), share[rr, cc]
+    return np.stack([rows[rr], cols[cc]], 1), score[rr, cc].astype(np.float64)
 
 
 def select(corners: np.ndarray, share: np.ndarray, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -179,6 +220,7 @@ def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WI
     """Up to ``k`` text windows of an (h, w) uint8 page, resampled so that its text scale becomes
     ``target`` px (times ``exp(U(-jitter, jitter))`` with ``rng``, for training).  A page without
     a text scale gives no windows (``windows`` of length 0)."""
+    gray = stretched(gray)
     sc = text_scale(gray)
     empty = Windows(np.zeros((0, win, win), np.uint8), sc, 1.0, np.zeros((0, 2), int), gray.shape)
     if sc.size is None:
@@ -189,7 +231,7 @@ def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WI
     factor = min(factor, 4.0)
     page = resample(gray, factor)
     mask = ink_mask(page)
-    corners, share = candidates(mask, win)
+    corners, share = candidates(mask, win, centres=glyph_centres(mask, target) if GLYPH_SCORE else None)
     idx = select(corners, share, k, rng)
     if len(idx) == 0:
         return Windows(empty.windows, sc, factor, empty.corners, page.shape)

@@ -65,7 +65,7 @@ def export_windows(pt: str | os.PathLike, out: str | os.PathLike, int8: bool = F
         fp32 = Path(d) / "fp32.onnx"
         x = torch.zeros(2, win, win, dtype=torch.uint8)
         torch.onnx.export(wrapped, (x,), str(fp32), input_names=["windows"], output_names=["logits"],
-                          dynamic_axes={"windows": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+                          dynamic_axes={"windows": {0: "n", 1: "h", 2: "w"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
         src = fp32
         if int8:
             src = Path(d) / "int8.onnx"
