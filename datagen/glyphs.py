@@ -96,7 +96,37 @@ class Scale:
     components: int
 
 
-def text_scale(gray: np.ndarray, mask: np.ndarray | None = None) -> Scale:
+@dataclass(frozen=True)
+class _Measure:
+    scale: Scale
+    mask: np.ndarray | None  # ink of the page shrunk by ``f``
+    f: float
+    comps: tuple | None  # (heights, widths, fill ratios, centroids (x, y)) of all components, in that page
+
+
+def _measure(gray: np.ndarray) -> _Measure:
+    cv2 = _cv2()
+    small, f = shrink(gray)
+    m = ink_mask(small)
+    if m.mean() > MAX_PAGE_INK:  # a photo, noise or a dark page, not text on paper
+        return _Measure(Scale(None, 0), None, f, None)
+    n, _, stats, cent = cv2.connectedComponentsWithStats(m.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return _Measure(Scale(None, 0), m, f, None)
+    st = stats[1:]
+    w, h, area = st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_AREA]
+    fill = area / np.maximum(1, w * h)
+    comps = (h, w, fill, cent[1:])
+    lim = 0.08 * max(small.shape)
+    keep = (h >= 3) & (w >= 2) & (h <= lim) & (w <= lim) & (fill > 0.08) & (fill < 0.95) \
+        & (w < 6 * h) & (h < 6 * w)
+    if keep.sum() < MIN_COMPONENTS:
+        return _Measure(Scale(None, int(keep.sum())), m, f, comps)
+    s = min(float(np.median(h[keep])), float(np.median(w[keep])))
+    return _Measure(Scale(s / f, int(keep.sum())), m, f, comps)
+
+
+def text_scale(gray: np.ndarray) -> Scale:
     """The text scale of a page (pixels of ``gray``): min(median height, median width) of its
     character-like connected components, or ``Scale(None, n)`` when fewer than
     :data:`MIN_COMPONENTS` are found (blank pages, photos, pure drawings).
@@ -105,24 +135,7 @@ def text_scale(gray: np.ndarray, mask: np.ndarray | None = None) -> Scale:
     >>> text_scale(np.full((200, 200), 255, np.uint8)).size is None
     True
     """
-    cv2 = _cv2()
-    small, f = shrink(gray)
-    m = ink_mask(small) if mask is None or f != 1.0 else mask
-    if m.mean() > MAX_PAGE_INK:  # a photo, noise or a dark page, not text on paper
-        return Scale(None, 0)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(m.view(np.uint8), connectivity=8)
-    if n <= 1:
-        return Scale(None, 0)
-    st = stats[1:]
-    w, h, area = st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_AREA]
-    lim = 0.08 * max(small.shape)
-    fill = area / np.maximum(1, w * h)
-    keep = (h >= 3) & (w >= 2) & (h <= lim) & (w <= lim) & (fill > 0.08) & (fill < 0.95) \
-        & (w < 6 * h) & (h < 6 * w)
-    if keep.sum() < MIN_COMPONENTS:
-        return Scale(None, int(keep.sum()))
-    s = min(float(np.median(h[keep])), float(np.median(w[keep])))
-    return Scale(s / f, int(keep.sum()))
+    return _measure(gray).scale
 
 
 def resample(gray: np.ndarray, factor: float) -> np.ndarray:
@@ -138,27 +151,24 @@ def resample(gray: np.ndarray, factor: float) -> np.ndarray:
 def _window_sums(img: np.ndarray, win: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sums of ``img`` over every ``win``-px window on a ``stride`` grid, and the grid's rows and cols."""
     h, w = img.shape
-    ii = np.zeros((h + 1, w + 1), np.int64)
-    ii[1:, 1:] = img.astype(np.int64).cumsum(0).cumsum(1)
+    ii = _cv2().integral(img.view(np.uint8) if img.dtype == bool else img, sdepth=_cv2().CV_32S).astype(np.int64)
     rows = np.arange(0, h - win + 1, stride)
     cols = np.arange(0, w - win + 1, stride)
     r, c = rows[:, None], cols[None, :]
     return ii[r + win, c + win] - ii[r, c + win] - ii[r + win, c] + ii[r, c], rows, cols
 
 
-def glyph_centres(mask: np.ndarray, target: float) -> np.ndarray:
-    """A map with 1 at the centre of every character-like connected component of ``mask`` (a
-    page already resampled to text scale ``target``), 0 elsewhere."""
-    cv2 = _cv2()
-    n, _, stats, cent = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    out = np.zeros(mask.shape, np.uint8)
-    if n <= 1:
+def glyph_centres(shape: tuple[int, int], comps: tuple, scale: float, target: float) -> np.ndarray:
+    """A map of ``shape`` with 1 at the centre of every character-like component, from the
+    components measured on the page shrunk by ``1 / scale`` (``comps`` of :func:`_measure`, their
+    sizes and centres multiplied by ``scale``), 0 elsewhere."""
+    out = np.zeros(shape, np.uint8)
+    if comps is None:
         return out
-    st, cent = stats[1:], cent[1:]
-    w, h, area = st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT], st[:, cv2.CC_STAT_AREA]
-    fill = area / np.maximum(1, w * h)
+    h, w, fill, cent = comps
+    h, w = h * scale, w * scale
     keep = (h >= 0.4 * target) & (h <= 4 * target) & (w <= 6 * target) & (fill > 0.08) & (fill < 0.95)
-    c = np.clip(cent[keep].round().astype(int), 0, [mask.shape[1] - 1, mask.shape[0] - 1])
+    c = np.clip((cent[keep] * scale).astype(int), 0, [shape[1] - 1, shape[0] - 1])
     out[c[:, 1], c[:, 0]] = 1
     return out
 
@@ -166,14 +176,15 @@ def glyph_centres(mask: np.ndarray, target: float) -> np.ndarray:
 def candidates(mask: np.ndarray, win: int = WIN, stride: int = STRIDE, centres: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Top-left corners ``(n, 2)`` (row, col) of the ``win``-px windows on a ``stride`` grid whose
-    ink share lies in [MIN_INK, MAX_INK], and their scores ``(n,)``: the ink share, or with
+    ink share lies in [MIN_INK, MAX_INK] (``mask``: bool, or uint8 ink levels 0-255), and their
+    scores ``(n,)``: the ink share, or with
     ``centres`` (:func:`glyph_centres`) the number of glyphs inside, at least
     :data:`MIN_GLYPHS` (so rules, solid shapes and pictures are left out)."""
     h, w = mask.shape
     if h < win or w < win:
         return np.zeros((0, 2), int), np.zeros(0)
     s, rows, cols = _window_sums(mask, win, stride)
-    share = s / float(win * win)
+    share = s / float(win * win * (1 if mask.dtype == bool else 255))
     ok = (share >= MIN_INK) & (share <= MAX_INK)
     score = share
     if centres is not None:
@@ -220,8 +231,10 @@ def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WI
     """Up to ``k`` text windows of an (h, w) uint8 page, resampled so that its text scale becomes
     ``target`` px (times ``exp(U(-jitter, jitter))`` with ``rng``, for training).  A page without
     a text scale gives no windows (``windows`` of length 0)."""
+    cv2 = _cv2()
     gray = stretched(gray)
-    sc = text_scale(gray)
+    ms = _measure(gray)
+    sc = ms.scale
     empty = Windows(np.zeros((0, win, win), np.uint8), sc, 1.0, np.zeros((0, 2), int), gray.shape)
     if sc.size is None:
         return empty
@@ -230,8 +243,11 @@ def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WI
         factor *= float(np.exp(rng.uniform(-jitter, jitter)))
     factor = min(factor, 4.0)
     page = resample(gray, factor)
-    mask = ink_mask(page)
-    corners, share = candidates(mask, win, centres=glyph_centres(mask, target) if GLYPH_SCORE else None)
+    # the ink measured once, on the shrunk page, brought to the resampled page as levels 0-255
+    mask = cv2.resize(ms.mask.view(np.uint8) * np.uint8(255), (page.shape[1], page.shape[0]),
+                      interpolation=cv2.INTER_AREA if factor < ms.f else cv2.INTER_LINEAR)
+    centres = glyph_centres(page.shape, ms.comps, factor / ms.f, target) if GLYPH_SCORE else None
+    corners, share = candidates(mask, win, centres=centres)
     idx = select(corners, share, k, rng)
     if len(idx) == 0:
         return Windows(empty.windows, sc, factor, empty.corners, page.shape)
