@@ -159,7 +159,8 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
         if not data:
             raise click.UsageError("no DATA given: a variant folder, a file,angle CSV, a manifest, or PDFs and images")
         eng, ckpt, spec, ddpi, path = _load(model_path, device, engine, tta)
-        ds = open_data(data, spec[1], split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers)
+        ds = open_data(data, spec[1], split=split, group_by=group_by, dpi=dpi or ddpi, workers=workers,
+                       prep=getattr(eng, "prep", None))
         res = evaluate(None, ds, batch_size=batch_size, engine=eng, spec=spec)
         res.review_threshold = float(ckpt.get("review_threshold", 0.0)) if "review_threshold" in ckpt else None
         if plots and res.n:

@@ -206,6 +206,7 @@ class EvalSource:
 
     size: int
     group_by: tuple[str, ...] = ()
+    prep = None  # a window engine's per-page cut, run where pages are read (page_items)
 
     def __init__(self):
         self.errors: list[dict] = []
@@ -237,6 +238,12 @@ class EvalSource:
 
     def upright(self, limit: int | None = None) -> Iterator[Upright]:
         raise TypeError(f"{self.describe()}: holds labelled samples only, no upright pages to turn or edit")
+
+    def page_items(self) -> Iterator[tuple]:
+        """``(page, class, key, meta)`` of every labelled page as read (``page.extra``: what
+        :attr:`prep` cut), for engines that read pages rather than squares (the window model)."""
+        raise ValueError(f"{self.describe()}: holds {self.size} px squares, not pages; a window model is "
+                         "evaluated on page files (a file,angle CSV, a manifest, PDFs or images)")
 
     def describe(self) -> str:
         return type(self).__name__
@@ -323,7 +330,7 @@ class LabelledFiles(EvalSource):
         by_path = {}
         for r, src in zip(self.rows, srcs):
             by_path.setdefault(src, r)
-        for it in iter_pages(srcs, self.size, workers=self.workers, skip_blank=False):
+        for it in iter_pages(srcs, self.size, workers=self.workers, skip_blank=False, prep=self.prep):
             row = by_path[it.source]
             if isinstance(it, Skip):
                 self.errors.append({"item": str(row["file"]), "reason": f"{row['path']}: {it.reason}"})
@@ -341,8 +348,24 @@ class LabelledFiles(EvalSource):
             if limit and n >= limit:
                 return
 
+    def page_items(self) -> Iterator[tuple]:
+        for row, pg in self._pages(undo=False):
+            yield pg, row["angle"] // 90, str(row["file"]), {k: v for k, v in row.items() if k != "path"}
+
     def describe(self) -> str:
         return self.source
+
+
+def turned_page(pg, angle: int):
+    """A read page (its whole view and its windows) turned clockwise by ``angle``, losslessly."""
+    from types import SimpleNamespace
+
+    k = -(angle // 90)
+    fitted = None if pg.fitted is None else np.ascontiguousarray(np.rot90(pg.fitted, k))
+    extra = dict(pg.extra) if pg.extra else None
+    if extra and extra.get("windows") is not None and len(extra["windows"]):
+        extra["windows"] = np.ascontiguousarray(np.rot90(extra["windows"], k, axes=(1, 2)))
+    return SimpleNamespace(fitted=fitted, paper=pg.paper, extra=extra)
 
 
 class PageSet(EvalSource):
@@ -362,7 +385,8 @@ class PageSet(EvalSource):
         if self._pages is not None:
             yield from self._pages
             return
-        yield from collect(iter_pages(self.sources, self.size, dpi=self.dpi, workers=self.workers), self.errors)
+        yield from collect(iter_pages(self.sources, self.size, dpi=self.dpi, workers=self.workers, prep=self.prep),
+                           self.errors)
 
     def cache(self) -> "PageSet":
         """Render once: later :meth:`batches` and :meth:`upright` calls reuse the pages."""
@@ -373,6 +397,13 @@ class PageSet(EvalSource):
     def _batches(self, bs: int) -> Iterator[Batch]:
         return _batched((t for pg in self.pages() for t in self._four_turns(
             pg.key, pg.fitted, pg.paper, {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta})), bs)
+
+    def page_items(self) -> Iterator[tuple]:
+        """Each page at its four lossless turns (the windows cut once, upright, and turned)."""
+        for pg in self.pages():
+            meta = {"doc": pg.source.doc, "page": pg.index + 1, **pg.meta}
+            for angle in ANGLES:
+                yield turned_page(pg, angle), angle // 90, f"{pg.key}-r{angle}", {**meta, "angle": angle}
 
     def upright(self, limit: int | None = None) -> Iterator[Upright]:
         for n, pg in enumerate(self.pages(), start=1):
@@ -433,7 +464,16 @@ def manifest_sources(path: Path, log=None) -> list[Source]:
 
 
 def open_data(paths, size: int, split: str | None = None, group_by: str | None = None, dpi: float = 100.0,
-              workers: int | None = None) -> EvalSource:
+              workers: int | None = None, prep=None) -> EvalSource:
+    """DATA -> an :class:`EvalSource` (:func:`_open_data`), whose pages are also cut by ``prep``
+    (a window engine's :class:`~trainer.windowinfer.WindowPrep`) where they are read."""
+    ds = _open_data(paths, size, split, group_by, dpi, workers)
+    ds.prep = prep
+    return ds
+
+
+def _open_data(paths, size: int, split: str | None = None, group_by: str | None = None, dpi: float = 100.0,
+               workers: int | None = None) -> EvalSource:
     """DATA -> an :class:`EvalSource`: a variant folder (a split of its shards), a ``file,angle``
     CSV, a manifest (``.toml``: its documents, upright, turned to all four angles, broken down by
     kind and script), or PDFs, images and folders of them (upright pages, turned likewise).

@@ -103,6 +103,8 @@ def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = 
     multi-view model sees their views (:func:`datagen.preprocess.views_of_square`)."""
     from .infer import TorchEngine
 
+    if engine is not None and hasattr(engine, "answers"):
+        return evaluate_pages(engine, data, batch_size, keep_predictions, progress)
     res = EvalResult()
     if model is not None:
         model.eval()
@@ -135,6 +137,50 @@ def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = 
         res.n += len(b.keys)
         if progress is not None:
             progress.update(len(b.keys))
+    res.errors = list(data.errors)
+    return res
+
+
+def _tally(res: EvalResult, data, probs: np.ndarray, labels: list[int], keys: list[str], metas: list[dict],
+           keep_predictions: bool) -> None:
+    pred = probs.argmax(1)
+    res.probs.extend(probs)
+    res.labels.extend(labels)
+    for i, (t, p) in enumerate(zip(labels, pred.tolist())):
+        res.confusion[t, p] += 1
+        for field_ in data.group_by:
+            c = res.groups.setdefault(field_, {}).setdefault(str(metas[i].get(field_, "")), [0, 0])
+            c[0] += int(t == p)
+            c[1] += 1
+        if keep_predictions:
+            res.predictions.append({"key": keys[i], "true": ANGLES[t], "pred": ANGLES[p],
+                                    "prob": round(float(probs[i, p]), 4)})
+    res.n += len(keys)
+
+
+def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = False, progress=None) -> EvalResult:
+    """:func:`evaluate` for an engine that reads pages (the window engine): the data's
+    :meth:`~trainer.data.EvalSource.page_items`, answered ``batch_size`` pages at a time."""
+    from .predict import engine_answers, engine_input
+
+    res = EvalResult()
+    buf: list[tuple] = []
+
+    def flush():
+        if not buf:
+            return
+        probs, _, _ = engine_answers(engine, [engine_input(engine, pg, engine.spec) for pg, *_ in buf])
+        _tally(res, data, np.asarray(probs, np.float64), [c for _, c, _, _ in buf], [k for *_, k, _ in buf],
+               [m for *_, m in buf], keep_predictions)
+        if progress is not None:
+            progress.update(len(buf))
+        buf.clear()
+
+    for item in data.page_items():
+        buf.append(item)
+        if len(buf) >= batch_size:
+            flush()
+    flush()
     res.errors = list(data.errors)
     return res
 
