@@ -256,15 +256,20 @@ def compare(runs, probe, clean, real, out, methods, n, shortcut_pages, audit, au
 def audit(runs, clean, out, pages, cues, spray_n, clusters, leak, spray_on, as_json, seed, device):
     """Find the shortcuts nobody planted: a battery of label-free cue edits on clean pages (flip
     rates with intervals), a leak test on the training data, and relevance clusters.  RUN is a
-    run folder with model.pt or a model.pt path (default: every run under runs/).
+    run folder with model.pt or a model.pt path (default: every run under runs/).  A window model
+    (trainer fit-windows, or its .onnx) gets its own cues, window positions among them, on
+    --clean LABELS.csv.
 
     \b
     Example:  interpret audit runs/exact --out reports/audit
               interpret audit runs-full/exact/model.pt --cue bar-top,bar-bottom --pages 155 --no-spray
+              interpret audit trainer/weights/default.onnx --clean real/labels.csv --pages 60
     """
     from .audit import audit as run_audit
     from .report import format_audit
 
+    if len(runs) == 1 and _is_window_model(runs[0]):
+        return _audit_windows(runs[0], clean, out, pages, seed, as_json)
     try:
         res = run_audit(list(runs), out, clean=list(clean) or None, cues=cues, pages=pages, seed=seed,
                         spray_n=spray_n, clusters=clusters, leak=leak, spray_on=spray_on, device=resolve_device(device))
@@ -275,6 +280,34 @@ def audit(runs, clean, out, pages, cues, spray_n, clusters, leak, spray_on, as_j
         return
     click.echo(format_audit(res))
     click.echo(f"report: {out / 'report.md'}")
+
+
+def _is_window_model(path: Path) -> bool:
+    """A window model file (``trainer fit-windows`` checkpoint or its ONNX export)?"""
+    if not path.is_file() or path.suffix.lower() not in (".pt", ".onnx"):
+        return False
+    if path.suffix.lower() == ".onnx":
+        from trainer.infer import onnx_session, read_onnx_meta
+
+        return read_onnx_meta(onnx_session(path), path).get("kind") == "windows"
+    from trainer.infer import _is_window_checkpoint
+
+    return _is_window_checkpoint(path)
+
+
+def _audit_windows(model: Path, clean, out: Path, pages: int, seed: int, as_json: bool) -> None:
+    from .windowaudit import audit_windows, window_markdown, write_window_audit
+
+    labels = [c for c in clean if c.suffix.lower() == ".csv"]
+    if len(labels) != 1:
+        raise click.ClickException(f"{model}: a window model is audited on clean page files: give --clean "
+                                   "LABELS.csv (datagen pages output)")
+    try:
+        res = audit_windows(str(model), labels[0], pages=pages, seed=seed)
+        write_window_audit(res, out)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(res, indent=1) if as_json else window_markdown(res) + f"report: {out / 'report.md'}")
 
 
 @main.command()

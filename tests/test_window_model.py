@@ -125,3 +125,29 @@ def test_pdf_pages_are_read_at_the_window_dpi(run, make_pdf):
     pdf = make_pdf("doc", pages=2, width=500, height=650)
     res = Orienter(run / "f.onnx").predict_pdf(pdf)
     assert len(res) == 2 and all(r.angle in (0, 90, 180, 270) for r in res)
+
+
+def test_interpret_audit_runs_on_a_window_model_with_window_positions_as_a_cue(run, tmp_path):
+    import csv
+
+    from interpret.cli import main as interpret_main
+
+    rows = []
+    for i in range(3):
+        _page(20 + i).save(tmp_path / f"c{i}.png")
+        rows.append({"file": f"c{i}.png", "angle": 0, "doc": f"d{i}"})
+    with open(tmp_path / "labels.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "angle", "doc"])
+        w.writeheader()
+        w.writerows(rows)
+    r = cli_invoke(interpret_main, "audit", str(run / "f.onnx"), "--clean", str(tmp_path / "labels.csv"),
+                   "--pages", "3", "--out", str(tmp_path / "audit"), "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "audit" / "report.json").read_text())
+    assert res["pages"] == 3 and {"region-top", "region-left", "bar-top", "blank"} <= set(res["cues"])
+    for c in ("region-top", "region-bottom", "bar-top"):
+        rate = res["cues"][c]["flip_rate"]
+        assert res["cues"][c]["n"] > 0 and 0 <= rate[1] <= rate[0] <= rate[2] <= 1
+    assert (tmp_path / "audit" / "report.md").read_text().startswith("# Window-model audit")
+    r = cli_invoke(interpret_main, "audit", str(run / "f.onnx"), "--out", str(tmp_path / "a2"))
+    assert r.exit_code != 0 and "--clean LABELS.csv" in r.output and not (tmp_path / "a2").exists()
