@@ -178,3 +178,17 @@ def test_scan_degradations_keep_the_page_readable(text_page):
     out = ScanAugment(strength=1.0)(page)
     spread = out.flatten(1).quantile(0.98, dim=1) - out.flatten(1).quantile(0.02, dim=1)
     assert (spread > 0.15).float().mean() > 0.97, spread.min()
+
+
+def test_scan_steps_each_have_their_own_probability():
+    from trainer.augment import SCAN_STEPS
+
+    page = torch.rand(4, 1, 16, 16)
+    off = ScanAugment(strength=2.0, p_geom=0.0, p={name: 0.0 for name in SCAN_STEPS})
+    assert torch.equal(off(page.clone()), page.clamp(0, 1))   # every step off: nothing but the final clamp
+    torch.manual_seed(0)
+    only_jpeg = ScanAugment(strength=1.0, p_geom=0.0, p={name: 0.0 for name in SCAN_STEPS if name != "jpeg"} | {"jpeg": 1.0})
+    out = only_jpeg(page.clone())
+    assert not torch.equal(out, page) and (out - page).abs().max() < 0.5   # a JPEG round trip on every page
+    with pytest.raises(ValueError, match="unknown step"):
+        ScanAugment(p={"sepia": 0.5})

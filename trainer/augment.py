@@ -17,6 +17,8 @@ Two rules keep an augmentation from adding a shortcut of its own:
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,7 +28,6 @@ from kornia.morphology import dilation, erosion
 from datagen.preprocess import background_level
 
 from .options import AUGMENTS  # the choices live in a torch-free module (the CLI lists them)
-
 
 
 def _smooth_field(b: int, h: int, w: int, cells: int, device, dtype=torch.float32) -> torch.Tensor:
@@ -69,6 +70,216 @@ def _jpeg(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)[:, None].to(x.device, x.dtype).div_(255.0)  # (B, 1, H, W)
 
 
+class Grid:
+    """What every step of one batch shares: its shape, device, dtype, the pages' paper levels and
+    the normalised coordinates ``ys`` (1, 1, H, 1) and ``xs`` (1, 1, 1, W)."""
+
+    def __init__(self, x: torch.Tensor, bg: torch.Tensor):
+        self.b, _, self.h, self.w = x.shape
+        self.dev, self.dt, self.bg = x.device, x.dtype, bg
+        self.ys = torch.linspace(0, 1, self.h, device=self.dev, dtype=self.dt).view(1, 1, self.h, 1)
+        self.xs = torch.linspace(0, 1, self.w, device=self.dev, dtype=self.dt).view(1, 1, 1, self.w)
+
+    def u(self, lo: float, hi: float, n: int | None = None) -> torch.Tensor:
+        """``n`` (default: the batch) uniform draws in [lo, hi), shaped to broadcast on pages."""
+        n = self.b if n is None else n
+        return _uniform(lo, hi, n, self.dev).view(n, 1, 1, 1)
+
+
+def _bleed(aug, x, g: Grid, p: float):
+    """The other side of the sheet, seen through the paper: another page of the batch, mirrored,
+    at a random quarter turn."""
+    m = aug._p(p, g.b, g.dev)
+    if m.any() and g.b > 1:
+        other = x[torch.roll(torch.arange(g.b, device=g.dev), 1)].flip(-1)
+        other = torch.rot90(other, k=int(torch.randint(0, 4, (1,))), dims=(-2, -1)) if g.h == g.w else other
+        other = F.avg_pool2d(other, 3, 1, 1)
+        a = g.u(0.05, 0.3) * m.view(g.b, 1, 1, 1)
+        x = x * (1 - a * (1 - other))
+    return x
+
+
+def _stamp(aug, x, g: Grid, p: float):
+    """A stamp's ring at a random place."""
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        idx = m.nonzero()[:, 0]
+        n = len(idx)
+        cy, cx = torch.rand(n, 1, 1, 1, device=g.dev), torch.rand(n, 1, 1, 1, device=g.dev)
+        r, t = g.u(0.04, 0.15, n), g.u(0.004, 0.015, n)
+        d = ((g.ys - cy) ** 2 + (g.xs - cx) ** 2).sqrt()
+        x[idx] = torch.where((d - r).abs() < t, x[idx] * g.u(0.3, 0.8, n), x[idx])
+    return x
+
+
+def _stroke(aug, x, g: Grid, p: float):
+    """A pen stroke: a quadratic Bezier curve between random points, drawn as a distance field."""
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        idx = m.nonzero()[:, 0]
+        n, h, w = len(idx), g.h, g.w
+        p0, p1, p2 = (torch.rand(n, 2, device=g.dev) for _ in range(3))
+        tt = torch.linspace(0, 1, 16, device=g.dev).view(1, 16, 1)
+        curve = ((1 - tt) ** 2) * p0[:, None] + 2 * (1 - tt) * tt * p1[:, None] + (tt ** 2) * p2[:, None]  # (n, 16, 2)
+        dy = g.ys.view(1, 1, h, 1) - curve[..., 0].view(n, 16, 1, 1)
+        dx = g.xs.view(1, 1, 1, w) - curve[..., 1].view(n, 16, 1, 1)
+        dist = (dy * dy + dx * dx).amin(1, keepdim=True)  # (n, 1, H, W) squared distance
+        width, level = g.u(0.003, 0.01, n), g.u(0.05, 0.5, n)
+        x[idx] = torch.where(dist < width * width, torch.minimum(x[idx], level), x[idx])
+    return x
+
+
+def _ink_weight(aug, x, g: Grid, p: float):
+    """Thicker ink (erosion of the paper) with probability ``p``, thinner (dilation) with
+    probability ``p`` too: one draw decides, so a page gets one or the other."""
+    r = torch.rand(g.b, device=g.dev)
+    thick, thin = r < p * aug.s, (r >= p * aug.s) & (r < 2 * p * aug.s)
+    if thick.any():
+        x = torch.where(thick.view(-1, 1, 1, 1), erosion(x, aug.kernel), x)
+    if thin.any():
+        x = torch.where(thin.view(-1, 1, 1, 1), dilation(x, aug.kernel), x)
+    return x
+
+
+def _fade(aug, x, g: Grid, p: float):
+    """Faded ink: the ink's darkness scaled down."""
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        fade = torch.where(m, _uniform(0.6, 0.95, g.b, g.dev), torch.ones(g.b, device=g.dev)).view(g.b, 1, 1, 1)
+        x = 1 - (1 - x) * fade
+    return x
+
+
+def _paper(aug, x, g: Grid, p: float):
+    """Grey or tinted paper and washed-out ink; at least 0.45 of contrast is left."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    paper = torch.where(m, g.u(0.6, 1.0), torch.ones_like(g.bg))
+    ink = torch.where(m, torch.minimum(g.u(0.0, 0.3), paper - 0.45), torch.zeros_like(g.bg))
+    return ink + x * (paper - ink)
+
+
+def _light(aug, x, g: Grid, p: float):
+    """Uneven light: a linear gradient of uniformly random direction plus a smooth random field."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    theta = torch.rand(g.b, device=g.dev).view(g.b, 1, 1, 1) * 2 * torch.pi
+    ramp = (torch.cos(theta) * (g.xs - 0.5) + torch.sin(theta) * (g.ys - 0.5)) * 2  # a gradient, any direction
+    light = 1 + m * (g.u(0.0, 0.35) * ramp + g.u(0.0, 0.2) * _smooth_field(g.b, g.h, g.w, 4, g.dev, g.dt))
+    return x * light
+
+
+def _texture(aug, x, g: Grid, p: float):
+    """Paper texture: a fine smooth random field."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    return x + m * g.u(0.0, 0.06) * _smooth_field(g.b, g.h, g.w, max(4, g.h // 6), g.dev, g.dt)
+
+
+def _borders(aug, x, g: Grid, p: float):
+    """The scanner's surroundings: a dark border on each of the four sides, each drawn on its own
+    with probability ``p``."""
+    for side in range(4):
+        m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+        if not m.any():
+            continue
+        depth = g.u(0.005, 0.08)
+        dist = (g.ys, 1 - g.xs, 1 - g.ys, g.xs)[side]  # distance from the top, right, bottom, left edge
+        level = g.u(0.0, 0.4)
+        x = torch.where((dist < depth) & m, level + 0.05 * torch.rand_like(x), x)
+    return x
+
+
+def _fold(aug, x, g: Grid, p: float):
+    """A book fold's shadow along a vertical or horizontal line at a random place."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    if m.any():
+        b, h, w = g.b, g.h, g.w
+        vertical = (torch.rand(b, device=g.dev) < 0.5).view(b, 1, 1, 1)
+        pos = torch.rand(b, device=g.dev).view(b, 1, 1, 1)
+        coord = torch.where(vertical, g.xs.expand(b, 1, h, w), g.ys.expand(b, 1, h, w))
+        width = g.u(0.02, 0.12)
+        shade = g.u(0.2, 0.7) * torch.exp(-(coord - pos).abs() / width)
+        x = x * (1 - m * shade)
+    return x
+
+
+def _blur(aug, x, g: Grid, p: float):
+    """Gaussian blur, sigma 0.3 to 1.2 px (on the page clamped to [0, 1])."""
+    x = x.clamp(0, 1)
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        idx = m.nonzero()[:, 0]
+        x[idx] = _gaussian_blur(x[idx], _uniform(0.3, 1.2, len(idx), g.dev))
+    return x
+
+
+def _motion(aug, x, g: Grid, p: float):
+    """Motion blur in any direction (kornia)."""
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        idx = m.nonzero()[:, 0]
+        x[idx] = aug.motion(x[idx])
+    return x
+
+
+def _noise(aug, x, g: Grid, p: float):
+    """Gaussian noise, its deviation drawn per page up to 0.05."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    return x + m * g.u(0.0, 0.05) * torch.randn_like(x)
+
+
+def _salt_pepper(aug, x, g: Grid, p: float):
+    """Salt-and-pepper noise on 0.1 to 1 % of the pixels."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    if m.any():
+        amount = g.u(0.001, 0.01)
+        u = torch.rand_like(x)
+        x = torch.where(m & (u < amount / 2), torch.zeros_like(x),
+                        torch.where(m & (u > 1 - amount / 2), torch.ones_like(x), x))
+    return x
+
+
+def _jpeg_step(aug, x, g: Grid, p: float):
+    """A JPEG round trip at quality 25 to 95 (on the page clamped to [0, 1])."""
+    x = x.clamp(0, 1)
+    m = aug._p(p, g.b, g.dev)
+    if m.any():
+        idx = m.nonzero()[:, 0]
+        x[idx] = _jpeg(x[idx], torch.randint(25, 96, (len(idx),)))
+    return x
+
+
+def _binarise(aug, x, g: Grid, p: float):
+    """Binarisation at a threshold between the page's own ink and paper levels (its 2nd
+    percentile and median)."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    if m.any():
+        flat = x.flatten(1)
+        paper_lv = flat.median(1).values.view(g.b, 1, 1, 1)
+        ink_lv = flat.kthvalue(max(1, flat.shape[1] // 50), dim=1).values.view(g.b, 1, 1, 1)
+        thr = ink_lv + g.u(0.4, 0.7) * (paper_lv - ink_lv)
+        x = torch.where(m, (x > thr).to(g.dt), x)
+    return x
+
+
+def _halftone(aug, x, g: Grid, p: float):
+    """Halftone: an ordered (Bayer) dither, the pattern turned at random (its rows differ)."""
+    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
+    if m.any():
+        pattern = torch.rot90(aug.bayer, k=int(torch.randint(0, 4, (1,))))
+        dither = pattern.to(g.dt).repeat(g.h // 4 + 1, g.w // 4 + 1)[:g.h, :g.w].view(1, 1, g.h, g.w)
+        x = torch.where(m, (x > dither).to(g.dt), x)
+    return x
+
+
+# The scan steps in the order they apply, each with its probability per page at strength 1 (the
+# strength scales them all).  Every step is ``step(augment, x, grid, p) -> x``.
+SCAN_STEPS: dict[str, tuple[Callable, float]] = {
+    "bleed": (_bleed, 0.15), "stamp": (_stamp, 0.15), "stroke": (_stroke, 0.15), "ink_weight": (_ink_weight, 0.15),
+    "fade": (_fade, 0.25), "paper": (_paper, 0.6), "light": (_light, 0.5), "texture": (_texture, 0.3),
+    "borders": (_borders, 0.12), "fold": (_fold, 0.1), "blur": (_blur, 0.35), "motion": (_motion, 0.08),
+    "noise": (_noise, 0.4), "salt_pepper": (_salt_pepper, 0.08), "jpeg": (_jpeg_step, 0.3),
+    "binarise": (_binarise, 0.08), "halftone": (_halftone, 0.04)}
+
+
 class ScanAugment(nn.Module):
     """Scan- and photo-like degradations for ``(B, 1, H, W)`` pages in [0, 1] (paper = 1).
 
@@ -92,14 +303,20 @@ class ScanAugment(nn.Module):
     directions uniform, positions uniform), so no cue can correlate with the label.  A test
     checks that the mean output of blank pages is the same under every quarter turn.
 
-    Cost on the 2-core CPU at 128 px: see ``bench/augment.py``.
+    After the geometry, one step per degradation (:data:`SCAN_STEPS`, in that order), each with
+    its own probability per page, scaled by ``strength``; ``p`` overrides some of them, e.g.
+    ``ScanAugment(p={"jpeg": 0.0})``.
     """
 
-    def __init__(self, strength: float = 1.0, p_geom: float = 0.5):
+    def __init__(self, strength: float = 1.0, p_geom: float = 0.5, p: dict[str, float] | None = None):
         super().__init__()
         if not 0 <= strength <= 2:
             raise ValueError(f"ScanAugment strength must be in [0, 2], got {strength}")
+        unknown = sorted(set(p or {}) - set(SCAN_STEPS))
+        if unknown:
+            raise ValueError(f"ScanAugment: unknown step(s) {', '.join(unknown)}; choose among {', '.join(SCAN_STEPS)}")
         self.s = strength
+        self.steps = [(name, fn, (p or {}).get(name, prob)) for name, (fn, prob) in SCAN_STEPS.items()]
         self.geom = nn.Sequential(
             K.RandomAffine(degrees=3.0, translate=(0.02, 0.02), scale=(0.9, 1.05), shear=(-1.5, 1.5, -1.5, 1.5),
                            p=p_geom, padding_mode="zeros"),
@@ -116,130 +333,11 @@ class ScanAugment(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 1, H, W)
         if x.ndim != 4 or x.shape[1] != 1:
             raise ValueError(f"ScanAugment expects (B, 1, H, W), got {tuple(x.shape)}")
-        b, _, h, w = x.shape
-        dev, dt = x.device, x.dtype
         bg = background_level(x).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
         x = self.geom(x - bg) + bg  # zero padding of (x - bg) == paper-coloured fill
-
-        ys = torch.linspace(0, 1, h, device=dev, dtype=dt).view(1, 1, h, 1)
-        xs = torch.linspace(0, 1, w, device=dev, dtype=dt).view(1, 1, 1, w)
-
-        # the other side of the sheet, seen through the paper: another page, mirrored
-        m = self._p(0.15, b, dev)
-        if m.any() and b > 1:
-            other = x[torch.roll(torch.arange(b, device=dev), 1)].flip(-1)
-            other = torch.rot90(other, k=int(torch.randint(0, 4, (1,))), dims=(-2, -1)) if h == w else other
-            other = F.avg_pool2d(other, 3, 1, 1)
-            a = _uniform(0.05, 0.3, b, dev).view(b, 1, 1, 1) * m.view(b, 1, 1, 1)
-            x = x * (1 - a * (1 - other))
-
-        # stamp rings and pen strokes
-        m = self._p(0.15, b, dev)
-        if m.any():
-            idx = m.nonzero()[:, 0]
-            n = len(idx)
-            cy, cx = torch.rand(n, 1, 1, 1, device=dev), torch.rand(n, 1, 1, 1, device=dev)
-            r = _uniform(0.04, 0.15, n, dev).view(n, 1, 1, 1)
-            t = _uniform(0.004, 0.015, n, dev).view(n, 1, 1, 1)
-            d = ((ys - cy) ** 2 + (xs - cx) ** 2).sqrt()
-            x[idx] = torch.where((d - r).abs() < t, x[idx] * _uniform(0.3, 0.8, n, dev).view(n, 1, 1, 1), x[idx])
-        m = self._p(0.15, b, dev)
-        if m.any():
-            # a quadratic Bezier stroke between random points, drawn as a distance field
-            idx = m.nonzero()[:, 0]
-            n = len(idx)
-            p0, p1, p2 = (torch.rand(n, 2, device=dev) for _ in range(3))
-            tt = torch.linspace(0, 1, 16, device=dev).view(1, 16, 1)
-            curve = ((1 - tt) ** 2) * p0[:, None] + 2 * (1 - tt) * tt * p1[:, None] + (tt ** 2) * p2[:, None]  # (n, 16, 2)
-            dy = ys.view(1, 1, h, 1) - curve[..., 0].view(n, 16, 1, 1)
-            dx = xs.view(1, 1, 1, w) - curve[..., 1].view(n, 16, 1, 1)
-            dist = (dy * dy + dx * dx).amin(1, keepdim=True)  # (n, 1, H, W) squared distance
-            width = _uniform(0.003, 0.01, n, dev).view(n, 1, 1, 1)
-            level = _uniform(0.05, 0.5, n, dev).view(n, 1, 1, 1)
-            x[idx] = torch.where(dist < width * width, torch.minimum(x[idx], level), x[idx])
-
-        # ink: thicker or thinner, faded
-        r = torch.rand(b, device=dev)
-        thick, thin = r < 0.15 * self.s, (r >= 0.15 * self.s) & (r < 0.3 * self.s)
-        if thick.any():
-            x = torch.where(thick.view(-1, 1, 1, 1), erosion(x, self.kernel), x)
-        if thin.any():
-            x = torch.where(thin.view(-1, 1, 1, 1), dilation(x, self.kernel), x)
-        m = self._p(0.25, b, dev)
-        if m.any():
-            fade = torch.where(m, _uniform(0.6, 0.95, b, dev), torch.ones(b, device=dev)).view(b, 1, 1, 1)
-            x = 1 - (1 - x) * fade
-
-        # paper and ink levels, uneven light, texture
-        m = self._p(0.6, b, dev).view(b, 1, 1, 1)
-        paper = torch.where(m, _uniform(0.6, 1.0, b, dev).view(b, 1, 1, 1), torch.ones_like(bg))
-        ink = torch.where(m, torch.minimum(_uniform(0.0, 0.3, b, dev).view(b, 1, 1, 1), paper - 0.45),
-                          torch.zeros_like(bg))  # at least 0.45 of contrast is left
-        x = ink + x * (paper - ink)
-        m = self._p(0.5, b, dev).view(b, 1, 1, 1)
-        theta = torch.rand(b, device=dev).view(b, 1, 1, 1) * 2 * torch.pi
-        ramp = (torch.cos(theta) * (xs - 0.5) + torch.sin(theta) * (ys - 0.5)) * 2  # a gradient, any direction
-        light = 1 + m * (_uniform(0.0, 0.35, b, dev).view(b, 1, 1, 1) * ramp
-                         + _uniform(0.0, 0.2, b, dev).view(b, 1, 1, 1) * _smooth_field(b, h, w, 4, dev, dt))
-        x = x * light
-        m = self._p(0.3, b, dev).view(b, 1, 1, 1)
-        x = x + m * _uniform(0.0, 0.06, b, dev).view(b, 1, 1, 1) * _smooth_field(b, h, w, max(4, h // 6), dev, dt)
-
-        # scanner surroundings: dark borders, each side on its own, and a book fold
-        for side in range(4):
-            m = self._p(0.12, b, dev).view(b, 1, 1, 1)
-            if not m.any():
-                continue
-            depth = _uniform(0.005, 0.08, b, dev).view(b, 1, 1, 1)
-            dist = (ys, 1 - xs, 1 - ys, xs)[side]  # distance from the top, right, bottom, left edge
-            level = _uniform(0.0, 0.4, b, dev).view(b, 1, 1, 1)
-            border = (dist < depth) & m
-            x = torch.where(border, level + 0.05 * torch.rand_like(x), x)
-        m = self._p(0.1, b, dev).view(b, 1, 1, 1)
-        if m.any():
-            vertical = (torch.rand(b, device=dev) < 0.5).view(b, 1, 1, 1)
-            pos = torch.rand(b, device=dev).view(b, 1, 1, 1)
-            coord = torch.where(vertical, xs.expand(b, 1, h, w), ys.expand(b, 1, h, w))
-            width = _uniform(0.02, 0.12, b, dev).view(b, 1, 1, 1)
-            shade = _uniform(0.2, 0.7, b, dev).view(b, 1, 1, 1) * torch.exp(-(coord - pos).abs() / width)
-            x = x * (1 - m * shade)
-
-        # optics and encoding
-        x = x.clamp(0, 1)
-        m = self._p(0.35, b, dev)
-        if m.any():
-            idx = m.nonzero()[:, 0]
-            x[idx] = _gaussian_blur(x[idx], _uniform(0.3, 1.2, len(idx), dev))
-        m = self._p(0.08, b, dev)
-        if m.any():
-            idx = m.nonzero()[:, 0]
-            x[idx] = self.motion(x[idx])
-        m = self._p(0.4, b, dev).view(b, 1, 1, 1)
-        x = x + m * _uniform(0.0, 0.05, b, dev).view(b, 1, 1, 1) * torch.randn_like(x)
-        m = self._p(0.08, b, dev).view(b, 1, 1, 1)
-        if m.any():
-            amount = _uniform(0.001, 0.01, b, dev).view(b, 1, 1, 1)
-            u = torch.rand_like(x)
-            x = torch.where(m & (u < amount / 2), torch.zeros_like(x), torch.where(m & (u > 1 - amount / 2),
-                                                                               torch.ones_like(x), x))
-        x = x.clamp(0, 1)
-        m = self._p(0.3, b, dev)
-        if m.any():
-            idx = m.nonzero()[:, 0]
-            x[idx] = _jpeg(x[idx], torch.randint(25, 96, (len(idx),)))
-        m = self._p(0.08, b, dev).view(b, 1, 1, 1)
-        if m.any():
-            # a threshold between the page's own ink and paper levels (its 2nd percentile and median)
-            flat = x.flatten(1)
-            paper_lv = flat.median(1).values.view(b, 1, 1, 1)
-            ink_lv = flat.kthvalue(max(1, flat.shape[1] // 50), dim=1).values.view(b, 1, 1, 1)
-            thr = ink_lv + _uniform(0.4, 0.7, b, dev).view(b, 1, 1, 1) * (paper_lv - ink_lv)
-            x = torch.where(m, (x > thr).to(dt), x)
-        m = self._p(0.04, b, dev).view(b, 1, 1, 1)
-        if m.any():
-            pattern = torch.rot90(self.bayer, k=int(torch.randint(0, 4, (1,))))  # Bayer rows differ; turn it at random
-            dither = pattern.to(dt).repeat(h // 4 + 1, w // 4 + 1)[:h, :w].view(1, 1, h, w)
-            x = torch.where(m, (x > dither).to(dt), x)
+        grid = Grid(x, bg)
+        for _, step, p in self.steps:
+            x = step(self, x, grid, p)
         return x.clamp(0, 1)
 
 
