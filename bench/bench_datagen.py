@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 
 from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync
+from datagen.contract import ANGLES
 
-ANGLES = (0, 90, 180, 270)
 PAGE_HW = (1100, 850)  # a letter page at 100 dpi, portrait
 
 

@@ -82,7 +82,11 @@ def note_lines(res: dict) -> list[str]:
 
 
 def write_json(path: str | os.PathLike, res: dict) -> None:
-    Path(path).write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+    """``res`` as JSON, atomically (NaN kept: a failed run's figures are NaN; others as strings)."""
+    from datagen.atomic import atomic_write
+
+    text = json.dumps(res, indent=2, default=str) + "\n"
+    atomic_write(path, lambda t: t.write_text(text, encoding="utf-8"))
 
 
 def finish(res: dict, report, json_path: str | None) -> int:

@@ -74,6 +74,7 @@ from bench.contenders import (CONTENDERS, CONVENTIONS, PEER_SETUP, Contender, Ru
                               parse_docorient_output, parse_only, parse_osd, registry, trainer_cmd)
 from bench.runners import run_many, run_measured  # noqa: F401
 from datagen.contract import ANGLES
+from interpret import stats
 
 KINDS = ("born-digital", "scan", "photo")
 _KIND_ALIASES = {"born-digital": "born-digital", "borndigital": "born-digital", "digital": "born-digital",
@@ -161,48 +162,33 @@ def first_pages(rows: list[dict], n: int | None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- statistics
+def _per_cluster(clusters, *outcomes) -> list[np.ndarray]:
+    """Per cluster (in sorted order of the ids): the sum of each of ``outcomes``, then the size."""
+    _, k = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
+    return [np.bincount(k, weights=np.asarray(o, dtype=float)) for o in outcomes] + [np.bincount(k).astype(float)]
+
+
 def cluster_bootstrap(correct, clusters, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of accuracy (sum correct / sum images) resampling CLUSTERS (documents, or
-    the turns of one page) with replacement.  All correct gives (1, 1); one cluster gives a
-    zero-width interval.  Fixed ``seed`` -> the same interval."""
+    the turns of one page) with replacement: :func:`interpret.stats.cluster_bootstrap` over the
+    clusters' sums.  All correct gives (1, 1); one cluster gives a zero-width interval.  Fixed
+    ``seed`` -> the same interval."""
     c = np.asarray(correct, dtype=float)
     if c.size == 0:
         raise ValueError("cluster_bootstrap needs at least one image")
     if len(clusters) != c.size:
         raise ValueError(f"{c.size} outcomes but {len(clusters)} cluster ids")
-    _, k = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
-    hits, sizes = np.bincount(k, weights=c), np.bincount(k).astype(float)
-    accs = _resample(np.stack([hits, sizes]), n_boot, seed)
-    accs = accs[0] / accs[1]
-    a = (1 - level) / 2
-    lo, hi = np.quantile(accs, [a, 1 - a])
-    return float(lo), float(hi)
-
-
-def _resample(stats: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(S, C) per-cluster sums -> (S, n_boot) sums over clusters drawn with replacement."""
-    rng = np.random.default_rng(seed)
-    n = stats.shape[1]
-    out = np.empty((stats.shape[0], n_boot))
-    step = max(1, 2_000_000 // max(n, 1))  # bounded memory for many clusters
-    for s in range(0, n_boot, step):
-        idx = rng.integers(0, n, size=(min(step, n_boot - s), n))
-        out[:, s:s + idx.shape[0]] = stats[:, idx].sum(axis=2)
-    return out
+    hits, sizes = _per_cluster(clusters, c)
+    _, lo, hi = stats.cluster_bootstrap(hits, sizes, n_boot=n_boot, alpha=1 - level, seed=seed)
+    return lo, hi
 
 
 def paired_difference(correct_a, correct_b, clusters, n_boot: int = 2000, seed: int = 0,
                       level: float = 0.95) -> tuple[float, float, float]:
     """Accuracy of A minus accuracy of B on the same images, with a paired cluster-bootstrap
-    interval: (difference, low, high)."""
-    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
-    _, k = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
-    st = np.stack([np.bincount(k, weights=a), np.bincount(k, weights=b), np.bincount(k).astype(float)])
-    r = _resample(st, n_boot, seed)
-    d = (r[0] - r[1]) / r[2]
-    q = (1 - level) / 2
-    lo, hi = np.quantile(d, [q, 1 - q])
-    return float((a.sum() - b.sum()) / a.size), float(lo), float(hi)
+    interval (:func:`interpret.stats.paired_cluster_bootstrap`): (difference, low, high)."""
+    a, b, sizes = _per_cluster(clusters, correct_a, correct_b)
+    return stats.paired_cluster_bootstrap(a, b, sizes, n_boot=n_boot, alpha=1 - level, seed=seed)
 
 
 def score(rows: list[dict], preds: dict[str, int | None], n_boot: int = 2000, seed: int = 0) -> dict:

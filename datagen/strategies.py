@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry.transform import get_rotation_matrix2d, warp_affine
 
+from .contract import ANGLES
 from .preprocess import background_level
 
-ANGLES = (0, 90, 180, 270)
 MASK_EPS = 1e-3  # a pixel that takes more than this share of padding counts as synthesised
 
 

@@ -15,6 +15,8 @@ import math
 import numpy as np
 import torch
 
+from .stats import cluster_bootstrap
+
 
 def _check(A: torch.Tensor, M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if A.ndim == 2:
@@ -61,17 +63,10 @@ def pointing_game(A: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
 
 def bootstrap_ci(values, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
     """(mean, low, high): the mean and its ``1 - alpha`` percentile-bootstrap interval; NaNs dropped.
-    Returns NaNs for an empty input; a single value gives a zero-width interval."""
+    Returns NaNs for an empty input; a single value gives a zero-width interval.  The project's one
+    bootstrap (:func:`interpret.stats.cluster_bootstrap`), each value a group of one."""
     v = np.asarray([x for x in np.asarray(values, dtype=float).ravel() if not math.isnan(x)])
-    if v.size == 0:
-        return (float("nan"),) * 3
-    mean = float(v.mean())
-    if v.size == 1:
-        return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return mean, float(lo), float(hi)
+    return cluster_bootstrap(v, np.ones_like(v), n_boot=n_boot, alpha=alpha, seed=seed)
 
 
 def summarise(A: torch.Tensor, M: torch.Tensor, seed: int = 0) -> dict:
