@@ -5,7 +5,7 @@ pages in batches on the chosen device and writes one shard stream per split.  Ma
 ``part=(i, n)`` builds a disjoint slice of the documents (shard names carry the part); when the
 last part finishes, the part records are merged into ``dataset.json``.
 
-Order of work, and why: each page is first scaled to fit the model input (``fit_page``), then
+Order of work, and why: each page is first scaled to fit the model input (``preprocess.prepare``), then
 turned by the strategy, then letterboxed.  The artifact geometry of a canvas-keeping rotation is
 scale-invariant, so this equals rotate-then-resize up to interpolation, at (size/H)^2 of the cost.
 """
@@ -335,6 +335,33 @@ def _process_batch(items: list[dict], cfg: BuildConfig, device: torch.device, wr
     return n
 
 
+# names of a PDF's active content: scripts and actions that launch programs (a PDF viewer may run
+# them; datagen only renders the pages, and pdfium runs no document script)
+_ACTION_RE = re.compile(rb"/(JavaScript|JS|Launch)(?![A-Za-z0-9])")
+
+
+def pdf_actions(path: str | os.PathLike) -> list[str]:
+    """The kinds of active content (``JavaScript``, ``Launch``) that the PDF at ``path`` names in
+    its uncompressed structure (names packed in compressed object streams are not seen)."""
+    data = Path(path).read_bytes()
+    if b"%PDF" not in data[:1024]:
+        return []
+    found = {m.group(1).decode() for m in _ACTION_RE.finditer(data)}
+    return sorted({"JavaScript" if k in ("JS", "JavaScript") else k for k in found})
+
+
+def warn_actions(docs: list[SourceDoc], log: Callable[[str], None]) -> int:
+    """One warning line per PDF that carries scripts or launch actions; how many did."""
+    n = 0
+    for d in docs:
+        kinds = pdf_actions(d.path)
+        if kinds:
+            n += 1
+            log(f"warning: {d.path}: the PDF carries {' and '.join(kinds)} actions; datagen renders its pages and "
+                "never runs them")
+    return n
+
+
 def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress: bool = True,
           log: Callable[[str], None] | None = None, handler=None, force: bool = False) -> dict:
     """Build one dataset variant into ``out``; returns the build record (what dataset.json holds).
@@ -344,7 +371,8 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
     (tests use it to simulate hangs and crashes).  A complete earlier build of the same sources
     (same sha256s), settings and version is kept as it is (the build is deterministic, so it
     would come out byte-identical) unless ``force``.  Splits are dealt among the documents that
-    can be read, so an unreadable file never takes a split's only slot.
+    can be read, so an unreadable file never takes a split's only slot.  A PDF that carries
+    JavaScript or launch actions is named in one warning line and counted (``pdfs_with_actions``).
     """
     from tqdm import tqdm
 
@@ -364,104 +392,26 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
             return same
     claim_out(out)
     _clean_out(out, cfg.part)
-
-    skipped: list[dict] = []
-    doc_info: dict[str, dict] = {}
-
-    def skip(doc: SourceDoc, page: int | None, reason: str, fatal: bool = True) -> None:
-        where = f"{doc.path}" + (f" page {page}" if page else "")
-        skipped.append({"doc": doc.id, "file": doc.path, "page": page, "reason": reason})
-        log(f"skipped {where}: {reason}")
-        if cfg.strict and fatal:
-            raise BuildError(f"{where}: {reason} (--strict)")
-
-    writers = _Writers(out, cfg)
-    n_samples = 0
-    used = {d.id: 0 for d in mine}
+    run = _Run(cfg, device, log, out, mine)
+    run.actions = warn_actions(mine, log)
     threads = torch.get_num_threads()
     if device.type == "cpu":  # the render workers own the other cores; oversubscription halves throughput
         torch.set_num_threads(max(1, cpu_count() - cfg.workers))
     job = handler or PageJob(cfg.size, cfg.dpi, cfg.renderer, cfg.max_pixels, cfg.render_timeout)
     try:
         with PageReader(cfg.size, workers=cfg.workers, timeout=cfg.render_timeout, job=job) as reader:
-            counts = reader.counts([d.to_source() for d in docs])
-            readable = [d for d, c in zip(docs, counts) if not isinstance(c, str)]
-            splits = assign_splits(readable, cfg.split, cfg.seed)
-            todo, todo_counts = [], []
-            for d, c in zip(docs, counts):
-                if d.id not in mine_ids:
-                    continue
-                if isinstance(c, str):
-                    doc_info[d.id] = {"pages_total": 0}
-                    skip(d, None, c)
-                    continue
-                src = d.to_source(limit=cfg.max_pages_per_doc)
-                try:
-                    sel = src.select(c)
-                except ManifestError as e:
-                    skip(d, None, str(e))
-                    continue
-                doc_info[d.id] = {"pages_total": c, "pages_selected": len(sel)}
-                todo.append(src)
-                todo_counts.append(c)
-            by_id = {d.id: d for d in mine}
-            total = sum(info.get("pages_selected", 0) for info in doc_info.values())
-            bar = tqdm(total=total, unit="page", desc=f"{out.name} [{cfg.rotation}]", disable=not progress,
-                       file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
-            groups: dict[tuple[int, int], list[dict]] = {}
-            for it in reader.pages(todo, todo_counts):
-                bar.update(1)
-                doc = by_id[it.source.doc]
-                if not hasattr(it, "fitted"):  # a Skip
-                    skip(doc, None if it.index is None else it.index + 1, it.reason, fatal=not it.blank)
-                    continue
-                used[doc.id] += 1
-                item = {"doc": doc, "page": it, "split": splits[doc.id]}
-                g = groups.setdefault(it.fitted.shape, [])
-                g.append(item)
-                if len(g) >= cfg.batch_size:
-                    n_samples += _process_batch(g, cfg, device, writers)
-                    groups[it.fitted.shape] = []
-                    bar.set_postfix(samples=n_samples, refresh=False)
-            for shape in sorted(groups):
-                if groups[shape]:
-                    n_samples += _process_batch(groups[shape], cfg, device, writers)
-            bar.set_postfix(samples=n_samples)
-            bar.close()
-        if n_samples == 0 and cfg.part is None:
+            todo, todo_counts = _select(run, reader, docs, mine_ids)
+            _render(run, reader, todo, todo_counts, progress)
+        if run.n_samples == 0 and cfg.part is None:
             raise BuildError(f"{out}: no samples: every selected page of the {len(mine)} document(s) was blank or "
-                             f"unreadable ({len(skipped)} skipped); nothing was written")
-        shards = writers.close()
+                             f"unreadable ({len(run.skipped)} skipped); nothing was written")
+        shards = run.writers.close()
         torch.set_num_threads(threads)
     except BaseException:
         torch.set_num_threads(threads)
-        writers.abort()
+        run.writers.abort()
         raise
-
-    for d in mine:
-        doc_info.setdefault(d.id, {})["pages_used"] = used[d.id]
-    counts_out = {s: {**writers.counts[s], "total": sum(writers.counts[s].values())} for s in SPLITS}
-    mask_share = {s: {a: (round(writers.mask_sum[s][a] / writers.counts[s][a], 6) if writers.counts[s][a] else None)
-                      for a in writers.counts[s]} for s in SPLITS}
-    cfg_dict = asdict(cfg)
-    cfg_dict["split"] = dict(zip(SPLITS, cfg.split))
-    record = {
-        "format": FORMAT,
-        "variant": out.name,
-        "strategy": cfg.rotation,
-        "seed": cfg.seed,
-        "config": cfg_dict,
-        "sources": [str(Path(x).resolve()) for x in sources],
-        "versions": _versions(),
-        "counts": counts_out,
-        "mask_share": mask_share,
-        "documents": [{"id": d.id, "file": d.path, "sha256": d.sha256, "split": splits.get(d.id), "pages": d.pages,
-                       "license": d.license, "origin": d.origin, **({"rotation": d.rotation} if d.rotation else {}),
-                       **doc_info.get(d.id, {})} for d in mine],
-        "skipped": skipped,
-        "shards": shards,
-        "elapsed_s": round(time.time() - t0, 2),
-    }
+    record = _record(run, sources, shards, t0)
     if cfg.part:
         record["part"] = list(cfg.part)
         write_json_atomic(out / _part_record_name(cfg.part), record)
@@ -469,6 +419,114 @@ def build(sources: list[str], out: str | os.PathLike, cfg: BuildConfig, progress
         return merged or record
     write_json_atomic(out / DATASET_JSON, record)
     return record
+
+
+class _Run:
+    """One build under way: its settings, its writers, and what it has counted and skipped."""
+
+    def __init__(self, cfg: BuildConfig, device: torch.device, log: Callable[[str], None], out: Path,
+                 mine: list[SourceDoc]):
+        self.cfg, self.device, self.log, self.out, self.mine = cfg, device, log, out, mine
+        self.writers = _Writers(out, cfg)
+        self.skipped: list[dict] = []
+        self.doc_info: dict[str, dict] = {}
+        self.used = {d.id: 0 for d in mine}
+        self.splits: dict[str, str] = {}
+        self.n_samples = 0
+        self.actions = 0
+
+    def skip(self, doc: SourceDoc, page: int | None, reason: str, fatal: bool = True) -> None:
+        where = f"{doc.path}" + (f" page {page}" if page else "")
+        self.skipped.append({"doc": doc.id, "file": doc.path, "page": page, "reason": reason})
+        self.log(f"skipped {where}: {reason}")
+        if self.cfg.strict and fatal:
+            raise BuildError(f"{where}: {reason} (--strict)")
+
+
+def _select(run: _Run, reader, docs: list[SourceDoc], mine_ids: set[str]) -> tuple[list, list]:
+    """Count every document's pages, deal the splits among the readable ones, and select this
+    part's pages: (sources to render, their page counts)."""
+    counts = reader.counts([d.to_source() for d in docs])
+    readable = [d for d, c in zip(docs, counts) if not isinstance(c, str)]
+    run.splits = assign_splits(readable, run.cfg.split, run.cfg.seed)
+    todo, todo_counts = [], []
+    for d, c in zip(docs, counts):
+        if d.id not in mine_ids:
+            continue
+        if isinstance(c, str):
+            run.doc_info[d.id] = {"pages_total": 0}
+            run.skip(d, None, c)
+            continue
+        src = d.to_source(limit=run.cfg.max_pages_per_doc)
+        try:
+            sel = src.select(c)
+        except ManifestError as e:
+            run.skip(d, None, str(e))
+            continue
+        run.doc_info[d.id] = {"pages_total": c, "pages_selected": len(sel)}
+        todo.append(src)
+        todo_counts.append(c)
+    return todo, todo_counts
+
+
+def _render(run: _Run, reader, todo: list, todo_counts: list, progress: bool) -> None:
+    """Render the selected pages and write their samples, in batches of same-shaped pages."""
+    from tqdm import tqdm
+
+    cfg = run.cfg
+    by_id = {d.id: d for d in run.mine}
+    total = sum(info.get("pages_selected", 0) for info in run.doc_info.values())
+    bar = tqdm(total=total, unit="page", desc=f"{run.out.name} [{cfg.rotation}]", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for it in reader.pages(todo, todo_counts):
+        bar.update(1)
+        doc = by_id[it.source.doc]
+        if not hasattr(it, "fitted"):  # a Skip
+            run.skip(doc, None if it.index is None else it.index + 1, it.reason, fatal=not it.blank)
+            continue
+        run.used[doc.id] += 1
+        g = groups.setdefault(it.fitted.shape, [])
+        g.append({"doc": doc, "page": it, "split": run.splits[doc.id]})
+        if len(g) >= cfg.batch_size:
+            run.n_samples += _process_batch(g, cfg, run.device, run.writers)
+            groups[it.fitted.shape] = []
+            bar.set_postfix(samples=run.n_samples, refresh=False)
+    for shape in sorted(groups):
+        if groups[shape]:
+            run.n_samples += _process_batch(groups[shape], cfg, run.device, run.writers)
+    bar.set_postfix(samples=run.n_samples)
+    bar.close()
+
+
+def _record(run: _Run, sources: list[str], shards: list, t0: float) -> dict:
+    """What ``dataset.json`` holds (or a part's record)."""
+    cfg, writers = run.cfg, run.writers
+    for d in run.mine:
+        run.doc_info.setdefault(d.id, {})["pages_used"] = run.used[d.id]
+    counts_out = {s: {**writers.counts[s], "total": sum(writers.counts[s].values())} for s in SPLITS}
+    mask_share = {s: {a: (round(writers.mask_sum[s][a] / writers.counts[s][a], 6) if writers.counts[s][a] else None)
+                      for a in writers.counts[s]} for s in SPLITS}
+    cfg_dict = asdict(cfg)
+    cfg_dict["split"] = dict(zip(SPLITS, cfg.split))
+    return {
+        "format": FORMAT,
+        "variant": run.out.name,
+        "strategy": cfg.rotation,
+        "seed": cfg.seed,
+        "config": cfg_dict,
+        "sources": [str(Path(x).resolve()) for x in sources],
+        "versions": _versions(),
+        "counts": counts_out,
+        "mask_share": mask_share,
+        "documents": [{"id": d.id, "file": d.path, "sha256": d.sha256, "split": run.splits.get(d.id), "pages": d.pages,
+                       "license": d.license, "origin": d.origin, **({"rotation": d.rotation} if d.rotation else {}),
+                       **run.doc_info.get(d.id, {})} for d in run.mine],
+        "skipped": run.skipped,
+        "pdfs_with_actions": run.actions,
+        "shards": shards,
+        "elapsed_s": round(time.time() - t0, 2),
+    }
 
 
 # settings that change the bytes of a build (workers, device, batch size and --strict do not)
@@ -515,10 +573,8 @@ def merge_parts(out: Path, n: int) -> dict | None:
         if not f.exists():
             return None
         recs.append(json.loads(f.read_text(encoding="utf-8")))
-    same = ("rotation", "size", "dpi", "skew", "angles", "split", "seed", "renderer", "max_pages_per_doc", "max_pixels",
-            "shard_size")
     for i, r in enumerate(recs[1:], start=2):
-        diff = [k for k in same if r["config"].get(k) != recs[0]["config"].get(k)]
+        diff = [k for k in _OUTPUT_KEYS if r["config"].get(k) != recs[0]["config"].get(k)]
         if r.get("sources") != recs[0].get("sources"):
             diff.append("sources")
         if diff:
@@ -546,6 +602,7 @@ def merge_parts(out: Path, n: int) -> dict | None:
     base["documents"].sort(key=lambda d: d["id"])
     base["shards"].sort(key=lambda s: s["name"])
     base["config"] = {**base["config"], "part": None}
+    base["pdfs_with_actions"] = sum(r.get("pdfs_with_actions", 0) for r in recs)
     base["elapsed_s"] = round(sum(r["elapsed_s"] for r in recs), 2)
     write_json_atomic(out / DATASET_JSON, base)
     return base

@@ -37,12 +37,8 @@ __all__ = [
     "views",
     "views_of_square",
     "background_level",
-    "fit_page",
     "letterbox",
-    "to_model_input",
-    "pil_to_tensor",
     "tensor_to_uint8",
-    "ink_fraction",
 ]
 
 INK_THRESHOLD = 0.25  # a pixel is ink when it differs from the paper level by more than this
@@ -261,28 +257,6 @@ def background_level(pages):
     return pages.flatten(1).median(dim=1).values  # (B,)
 
 
-def ink_fraction(page: np.ndarray, threshold: float = INK_THRESHOLD) -> float:
-    """Share of pixels that differ from the page background by more than ``threshold``.
-
-    ``page`` is a 2-D uint8 array (0 = ink, 255 = paper).  Used to skip blank pages.
-    """
-    return ink_share(np.ascontiguousarray(page, dtype=np.uint8), threshold=threshold)
-
-
-def fit_page(pages, size: int):
-    """Scale float ``(B, 1, H, W)`` pages to fit inside ``size x size`` (aspect kept), for
-    batches of tensors (the strategies' tests, augmentation).  Files go through :func:`fit_image`.
-    """
-    import torch.nn.functional as F
-
-    h, w = pages.shape[-2:]
-    nh, nw = fit_shape(h, w, size)
-    if (nh, nw) == (h, w):
-        return pages
-    out = F.interpolate(pages, size=(nh, nw), mode="bilinear", align_corners=False, antialias=True)
-    return out.clamp_(0.0, 1.0)  # (B, 1, nh, nw)
-
-
 def letterbox(images, size: int, fill):
     """Centre ``(B, C, h, w)`` images (h, w <= size) on a ``size x size`` canvas of ``fill``.
 
@@ -292,48 +266,12 @@ def letterbox(images, size: int, fill):
 
     b, c, h, w = images.shape
     if h > size or w > size:
-        raise ValueError(f"letterbox: image {h}x{w} does not fit inside {size}x{size}; call fit_page first")
+        raise ValueError(f"letterbox: image {h}x{w} does not fit inside {size}x{size}; scale it to fit_shape first")
     fill_t = torch.as_tensor(fill, dtype=images.dtype, device=images.device).reshape(-1, 1, 1, 1)
     canvas = fill_t.expand(b, c, size, size).clone()  # (B, C, size, size)
     top, left = (size - h) // 2, (size - w) // 2
     canvas[:, :, top:top + h, left:left + w] = images
     return canvas
-
-
-def to_model_input(pages, size: int, background=None):
-    """Float pages ``(B, 1, H, W)`` in [0, 1] -> model inputs ``(B, 1, size, size)``, through the
-    same 8-bit path as files (:func:`prepare` then :func:`square`).
-
-    Args:
-        pages: ``(B, 1, H, W)`` float in [0, 1].
-        size: side of the square model input.
-        background: ``(B,)`` pad levels in [0, 1]; default the page's own :func:`paper_level`.
-    Returns:
-        ``(B, 1, size, size)`` float in [0, 1], on multiples of 1/255.
-
-    >>> import torch
-    >>> to_model_input(torch.ones(2, 1, 110, 85), 32).shape
-    torch.Size([2, 1, 32, 32])
-    """
-    import torch
-
-    if pages.ndim != 4 or pages.shape[1] != 1:
-        raise ValueError(f"to_model_input expects (B, 1, H, W) grayscale, got shape {tuple(pages.shape)}")
-    out = []
-    for i, a in enumerate(tensor_to_uint8(pages)):
-        fitted, bg = prepare(Image.fromarray(a, mode="L"), size)
-        if background is not None:
-            bg = int(np.clip(np.floor(float(torch.as_tensor(background).flatten()[i]) * 255 + 0.5), 0, 255))
-        out.append(torch.from_numpy(square(fitted, size, bg)))
-    return torch.stack(out)[:, None].float().div_(255.0)  # (B, 1, size, size)
-
-
-def pil_to_tensor(img: Image.Image):
-    """A PIL image (any mode) as a ``(1, 1, H, W)`` float grayscale tensor in [0, 1]."""
-    import torch
-
-    arr = np.asarray(to_gray(img), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).float().div_(255.0)[None, None]  # (1, 1, H, W)
 
 
 def tensor_to_uint8(images) -> np.ndarray:

@@ -172,11 +172,11 @@ def test_build_letterbox_pads_with_the_page_paper_level(datagen_cli, shard_sampl
 
 
 def test_build_sample_is_the_model_input_of_the_rendered_page(datagen_cli, shard_samples, make_pdf, tmp_path):
-    """DESIGN: the model input is made by ONE function (to_model_input), used by datagen and by
-    trainer predict/eval on raw images: a 0-degree exact sample must equal it."""
-    import torch
+    """DESIGN: the model input is made by ONE function (preprocess.square, after prepare), used by
+    datagen and by trainer predict/eval on raw images: a 0-degree exact sample must equal it."""
+    from PIL import Image
 
-    from datagen.preprocess import tensor_to_uint8, to_model_input
+    from datagen.preprocess import prepare, square
     from datagen.render import render_page
 
     pdf = make_pdf("page", pages=1, seed=11, folder=tmp_path / "p")
@@ -185,10 +185,11 @@ def test_build_sample_is_the_model_input_of_the_rendered_page(datagen_cli, shard
           "--angles", "0", *FAST)
     (s,) = shard_samples(out).values()
     arr = render_page(str(pdf), 0, 50, "pdfium")
-    expect = tensor_to_uint8(to_model_input(torch.from_numpy(arr).float().div(255)[None, None], 48))[0]
+    fitted, paper = prepare(Image.fromarray(arr, mode="L"), 48)
+    expect = square(fitted, 48, paper)
     got = np.asarray(png(s["png"]))
     diff = np.abs(got.astype(int) - expect.astype(int))
-    assert diff.max() <= 1, (f"shard sample differs from to_model_input by up to {diff.max()} "
+    assert diff.max() <= 1, (f"shard sample differs from square(prepare(page)) by up to {diff.max()} "
                              f"(corner pixel {got[0, 0]} vs {expect[0, 0]})")
 
 
@@ -419,3 +420,42 @@ def test_cuda_without_a_gpu_is_an_error_not_a_fallback(datagen_cli, corpus, tmp_
     assert r.exit_code == 1
     assert "CUDA is not available" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "v" / "dataset.json").exists()
+
+
+def _pdf_bytes(extra_catalog: bytes = b"", extra_objects: tuple[bytes, ...] = ()) -> bytes:
+    """A one-page PDF (a black bar and a grey block on white), with a valid xref; ``extra_catalog``
+    goes into the catalog dictionary, ``extra_objects`` are objects 5, 6, ..."""
+    content = b"0 0 0 rg 30 200 140 20 re f 0.5 g 30 40 140 140 re f"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R " + extra_catalog + b">>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream", *extra_objects]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, o in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % x for x in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def test_build_warns_about_pdfs_with_scripts_and_counts_them(datagen_cli, tmp_path):
+    from datagen.build import pdf_actions
+
+    src = tmp_path / "pdfs"
+    src.mkdir()
+    (src / "plain.pdf").write_bytes(_pdf_bytes())
+    (src / "scripted.pdf").write_bytes(_pdf_bytes(b"/OpenAction 5 0 R ",
+                                                  (b"<< /Type /Action /S /JavaScript /JS (app.alert\\('hi'\\);) >>",)))
+    (src / "launcher.pdf").write_bytes(_pdf_bytes(b"/OpenAction 5 0 R ",
+                                                  (b"<< /Type /Action /S /Launch /F (calc.exe) >>",)))
+    assert pdf_actions(src / "plain.pdf") == [] and pdf_actions(src / "scripted.pdf") == ["JavaScript"]
+    assert pdf_actions(src / "launcher.pdf") == ["Launch"]
+    out = tmp_path / "v"
+    r = build(datagen_cli, src, "--out", out, "--rotation", "exact", "--workers", "1", "--split", "1,0,0", *FAST)
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 2 and "never runs them" in warnings[0]
+    assert any("scripted.pdf" in w and "JavaScript" in w for w in warnings)
+    assert any("launcher.pdf" in w and "Launch" in w for w in warnings)
+    rec = json.loads((out / "dataset.json").read_text())
+    assert rec["pdfs_with_actions"] == 2 and rec["counts"]["train"]["total"] == 3 * 4   # rendered all the same

@@ -7,12 +7,14 @@ import inspect
 import pytest
 import torch
 
-from datagen.preprocess import pil_to_tensor, to_model_input
+from datagen.preprocess import prepare, square, to_gray
 from trainer.augment import AUGMENTS, BarAugment, ScanAugment, make_augment
 
 
 def _page(text_page, paper=255, margin=None):
-    return to_model_input(pil_to_tensor(text_page(168, 220, seed=1, paper=paper, margin=margin)), 32)  # (1, 1, 32, 32)
+    """A text page as a model input: ``(1, 1, 32, 32)`` float in [0, 1]."""
+    fitted, level = prepare(to_gray(text_page(168, 220, seed=1, paper=paper, margin=margin)), 32)
+    return torch.from_numpy(square(fitted, 32, level)).float().div_(255.0)[None, None]
 
 
 def test_forward_takes_images_only():
