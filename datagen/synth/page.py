@@ -2,22 +2,25 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .canvas import Canvas
-from .corpus import Language
-from .fonts import LATIN_SAMPLE, Face, Style
+from .corpus import Corpus, Language
+from .fonts import LATIN_SAMPLE, Face, FontBook, Style
 from .scripts import _DIGITS_AR, _DIGITS_FA, Script
 from .text import Text, text_for
 
-if TYPE_CHECKING:
-    from .generator import Generator
+
+class Plan(Protocol):
+    """What a page takes from the generator that plans it (:class:`~.generator.Generator`)."""
+    fonts: FontBook
+    corpus: Corpus
 
 
 class Page:
     """Everything one layout function needs: canvas, randomness, fonts and text."""
 
-    def __init__(self, gen: "Generator", rng: random.Random, layout: str, script: Script, lang: Language,
+    def __init__(self, gen: Plan, rng: random.Random, layout: str, script: Script, lang: Language,
                  w: int, h: int, theme: str = "light"):
         self.gen, self.rng, self.layout, self.script, self.lang = gen, rng, layout, script, lang
         self.theme = theme
