@@ -6,7 +6,7 @@ In one run (see ``--help``), on one dataset variant (``VARIANT_DIR``, its train 
    ``trainer.data.TrainStream``: the first pass streams the variant's ``train-*.tar`` through
    webdataset (``--workers`` DataLoader workers decode the PNGs); with ``--cache auto`` (fit's
    default) later epochs come from the decoded split in memory.  The model from
-   ``trainer.models.build_model``, AdamW + the LambdaLR warm-up/cosine schedule, label smoothing;
+   ``trainer.models.build_model``, AdamW + fit's warm-up/cosine schedule (``make_scheduler``), label smoothing;
    on CUDA bf16 autocast and channels_last (the same code path the CPU runs).  Each round (below)
    starts a new epoch, as ``fit`` does, so loader start-up (or the cache) is in the timing.
 2. **ours, device-resident batch**: the same ``train_one_epoch`` fed one uint8 batch that already
@@ -92,7 +92,7 @@ class Ours:
     ``(images, labels)``: the same uint8 batch, already on the device, over and over."""
 
     def __init__(self, args, device, size: int, variant=None, resident: tuple | None = None):
-        from trainer.engine import FitConfig, lr_lambda
+        from trainer.engine import FitConfig, make_scheduler
         from trainer.models import build_model
 
         self.args, self.device, self.size, self.variant = args, device, size, variant
@@ -105,7 +105,7 @@ class Ours:
             model = model.to(memory_format=torch.channels_last)
         self.net = torch.compile(model) if args.compile else model
         self.opt = torch.optim.AdamW(model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(total, max(1, total // 5)))
+        self.sched = make_scheduler(self.opt, total, max(1, total // 5))
         self.state = {"step": 0}
         self.epoch = 0
         if resident is not None:

@@ -1,4 +1,7 @@
-"""``trainer fit``: train_one_epoch / evaluate / fit, in the torchvision-reference style.
+"""``trainer fit`` the torchvision references' way: :func:`setup` (device, data, model, optimizer,
+schedule, resume), :func:`train_one_epoch`, ``evaluate``, :func:`checkpoint`, and :func:`fit`
+that runs them epoch after epoch.  The schedule is torch's own: a ``LinearLR`` warm-up, then
+``CosineAnnealingLR`` (:func:`make_scheduler`).
 
 One run per variant.  Best-by-val checkpoint ``model.pt`` and the latest ``last.pt`` (both
 plain dicts that carry their config, written atomically); ``metrics.jsonl`` one line per epoch;
@@ -13,8 +16,9 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -103,13 +107,71 @@ def _plain(obj):
     return json.loads(json.dumps(obj))
 
 
-def lr_lambda(total_steps: int, warmup_steps: int):
-    def f(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-    return f
+@dataclass
+class FitRun:
+    """One ``fit``: what its setup decides, and what its epochs read and change."""
+    variant: Variant
+    out: Path
+    cfg: FitConfig
+    log: Callable[[str], None]
+    rank: int
+    world: int
+    local_rank: int
+    device: torch.device
+    size: int                    # the model's input side
+    side: int                    # the variant's square side
+    eval_spec: tuple | None      # how eval and calibration read the val squares (multi-view models)
+    train_shards: list
+    n_train: int
+    steps_per_epoch: int
+    total_steps: int
+    model: torch.nn.Module = None
+    net: torch.nn.Module = None  # what trains: the model, wrapped in DDP or compiled where asked
+    optimizer: torch.optim.Optimizer = None
+    scheduler: torch.optim.lr_scheduler.LRScheduler = None
+    augment: torch.nn.Module | None = None
+    val: VariantData | None = None
+    state: dict = field(default_factory=lambda: {"epoch": 0, "step": 0, "best_val_acc": -1.0, "history": []})
+    recipe: dict = field(default_factory=dict)
+    corpus: dict = field(default_factory=dict)
+
+    @property
+    def main_proc(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def views(self) -> bool:
+        return self.eval_spec is not None
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
+                   warmup_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning rate: a linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first
+    ``warmup_steps`` steps, then a cosine down to 0 at ``total_steps``."""
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    cosine = CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps), eta_min=0.0)
+    if warmup_steps == 0:
+        return cosine
+    warm = LinearLR(optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=max(1, warmup_steps - 1))
+    return SequentialLR(optimizer, [warm, cosine], milestones=[warmup_steps])
+
+
+def _resume_scheduler(scheduler, saved: dict, step: int) -> None:
+    """Bring ``scheduler`` to ``step``: from its saved state, or, for a checkpoint that saved
+    another scheduler's state, by stepping it there (the schedule depends on the step alone)."""
+    if "_schedulers" in saved or not isinstance(scheduler, torch.optim.lr_scheduler.SequentialLR):
+        try:
+            scheduler.load_state_dict(saved)
+            return
+        except (KeyError, TypeError, ValueError):
+            pass
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": no training happens here
+        for _ in range(step - scheduler.last_epoch):
+            scheduler.step()
 
 
 def random_turns(x: torch.Tensor, y: torch.Tensor, seed: int, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -271,29 +333,31 @@ def _init_weights(cfg: FitConfig) -> dict | None:
     return model_from_checkpoint(ck, "cpu", src).state_dict()
 
 
-def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:
-    """Train one model on ``variant`` into ``out``; returns the final summary dict."""
-    from tqdm import tqdm
-
-    cfg.validate()
-    rank, world, local_rank = dist_info()
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-    init = _init_weights(cfg)  # checked before anything is written
-    main_proc = rank == 0
+def _device(cfg: FitConfig, world: int, local_rank: int) -> torch.device:
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def setup(variant: Variant, out: str | os.PathLike, cfg: FitConfig, log: Callable[[str], None]) -> FitRun:
+    """Everything a fit decides before its first step: device and process group, the train
+    shards (verified), the step counts, the model (``--init`` weights), optimizer and schedule,
+    a resumed state, the augmentation and the val split.  Raises ValueError (one line) on a
+    variant or options it cannot train with, before anything is written but the folder."""
+    cfg.validate()
+    rank, world, local_rank = dist_info()
+    init = _init_weights(cfg)  # checked before anything is written
+    device = _device(cfg, world, local_rank)
     _seed_all(cfg.seed + rank)
     out = Path(out)
-    if main_proc:
+    if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-    size = cfg.size or variant.size
-    side = variant.size
+    size, side = cfg.size or variant.size, variant.size
     views = views_mode(side, size, cfg.crops)
-    eval_spec = (size, side, cfg.crops) if views else None  # how eval and calibration read the val squares
     if cfg.crops and side % size:
         raise ValueError(f"{variant.path}: a multi-view model needs the variant's size ({side}) to be a multiple of "
                          f"--size ({size}); rebuild it with datagen build --size {size * max(1, side // size)}")
@@ -311,7 +375,17 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     total_steps = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
+    run = FitRun(variant, out, cfg, log, rank, world, local_rank, device, size, side,
+                 (size, side, cfg.crops) if views else None, train_shards, n_train, steps_per_epoch, total_steps)
+    _build(run, init)
+    _resume_or_start(run)
+    _train_parts(run)
+    return run
 
+
+def _build(run: FitRun, init: dict | None) -> None:
+    """The model (from ``--init`` weights where given) on its device, AdamW and the schedule."""
+    cfg, device = run.cfg, run.device
     model = build_model(cfg.arch, cfg.weights)
     if init is not None:
         model.load_state_dict(init)
@@ -319,127 +393,157 @@ def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warmup = min(int(cfg.warmup_epochs * steps_per_epoch), max(0, total_steps // 5))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, warmup))
-    state = {"epoch": 0, "step": 0, "best_val_acc": -1.0, "history": []}
+    run.model = model
+    run.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = min(int(cfg.warmup_epochs * run.steps_per_epoch), max(0, run.total_steps // 5))
+    run.scheduler = make_scheduler(run.optimizer, run.total_steps, warmup)
 
+
+def _resume_or_start(run: FitRun) -> None:
+    """``--resume``: the state of ``last.pt``, refused (ValueError) where it belongs to another
+    build, model or recipe; a fresh run: the files of an earlier run in the folder removed."""
+    cfg, variant, out, log, state = run.cfg, run.variant, run.out, run.log, run.state
     last = out / "last.pt"
-    if cfg.resume and last.exists():
-        ck = load_checkpoint(last)
-        if ck.get("dataset_digest") != variant.digest:
-            raise ValueError(f"{last}: --resume refused: it was trained on a different build of {variant.name} "
-                             "(dataset.json digest differs); start a fresh run without --resume")
-        if ck.get("arch") != cfg.arch or ck.get("input_size") != size:
-            raise ValueError(f"{last}: --resume refused: checkpoint is {ck.get('arch')} at {ck.get('input_size')} px, "
-                             f"the command asks for {cfg.arch} at {size} px")
-        changed = [k for k in RESUME_KEYS if ck.get("config", {}).get(k) != json.loads(json.dumps(asdict(cfg)))[k]]
-        if changed:
-            was = ", ".join(f"{k.replace('_', '-')} {ck['config'].get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
-            raise ValueError(f"{last}: --resume refused: the command changes {was}; resume with the options of the "
-                             "first run, or start a fresh run without --resume")
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        state.update(epoch=ck["epoch"], step=ck["step"], best_val_acc=ck["metrics"]["best_val_acc"],
-                     history=list(ck["metrics"]["history"]))
-        if main_proc and state["epoch"] >= cfg.epochs:
-            log(f"{variant.name}: already trained for {state['epoch']} epochs; nothing to resume")
-        elif main_proc:
-            log(f"resuming {variant.name} after epoch {state['epoch']} (step {state['step']})")
-    elif main_proc:  # a fresh run: nothing of an earlier run in this folder may pass for this one's
-        for name in ("metrics.jsonl", "model.pt", "last.pt", "summary.json", "curves.png", "confusion.png"):
-            (out / name).unlink(missing_ok=True)
+    if not (cfg.resume and last.exists()):
+        if run.main_proc:  # a fresh run: nothing of an earlier run in this folder may pass for this one's
+            for name in ("metrics.jsonl", "model.pt", "last.pt", "summary.json", "curves.png", "confusion.png"):
+                (out / name).unlink(missing_ok=True)
+        return
+    ck = load_checkpoint(last)
+    if ck.get("dataset_digest") != variant.digest:
+        raise ValueError(f"{last}: --resume refused: it was trained on a different build of {variant.name} "
+                         "(dataset.json digest differs); start a fresh run without --resume")
+    if ck.get("arch") != cfg.arch or ck.get("input_size") != run.size:
+        raise ValueError(f"{last}: --resume refused: checkpoint is {ck.get('arch')} at {ck.get('input_size')} px, "
+                         f"the command asks for {cfg.arch} at {run.size} px")
+    changed = [k for k in RESUME_KEYS if ck.get("config", {}).get(k) != json.loads(json.dumps(asdict(cfg)))[k]]
+    if changed:
+        was = ", ".join(f"{k.replace('_', '-')} {ck['config'].get(k)!r} -> {getattr(cfg, k)!r}" for k in changed)
+        raise ValueError(f"{last}: --resume refused: the command changes {was}; resume with the options of the "
+                         "first run, or start a fresh run without --resume")
+    run.model.load_state_dict(ck["model"])
+    run.optimizer.load_state_dict(ck["optimizer"])
+    _resume_scheduler(run.scheduler, ck["scheduler"], ck["step"])
+    state.update(epoch=ck["epoch"], step=ck["step"], best_val_acc=ck["metrics"]["best_val_acc"],
+                 history=list(ck["metrics"]["history"]))
+    if run.main_proc and state["epoch"] >= cfg.epochs:
+        log(f"{variant.name}: already trained for {state['epoch']} epochs; nothing to resume")
+    elif run.main_proc:
+        log(f"resuming {variant.name} after epoch {state['epoch']} (step {state['step']})")
 
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+
+def _train_parts(run: FitRun) -> None:
+    """What trains (DDP, compiled), the augmentation, the val split, and what the checkpoints
+    say of the recipe and the corpus."""
+    cfg, variant, device = run.cfg, run.variant, run.device
+    net = run.model
+    if run.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=[run.local_rank]
+                                                        if device.type == "cuda" else None)
     if cfg.compile:
         net = torch.compile(net)
+    run.net = net
     augment = make_augment(cfg.augment, cfg.scan_strength)
-    if augment is not None:
-        augment = augment.to(device)
+    run.augment = augment.to(device) if augment is not None else None
     if cfg.turns and variant.record.get("config", {}).get("rotation") != "exact":
         raise ValueError(f"{variant.path}: --turns turns samples losslessly, which only an exact variant allows "
                          f"(this one is {variant.strategy}: its artifacts would turn with the page)")
-    val = _val_data(variant, side if views else size, turns=cfg.turns) if main_proc else None
-
-    recipe = {"command": " ".join(["trainer"] + sys.argv[1:]) if sys.argv and "trainer" in sys.argv[0] else None,
-              "config": _plain(asdict(cfg))}
+    run.val = _val_data(variant, run.side if run.views else run.size, turns=cfg.turns) if run.main_proc else None
+    run.recipe = {"command": " ".join(["trainer"] + sys.argv[1:]) if sys.argv and "trainer" in sys.argv[0] else None,
+                  "config": _plain(asdict(cfg))}
     rec = variant.record
-    corpus = {"variant": variant.name, "dataset_digest": variant.digest, "sources": rec.get("sources"),
-              "documents": len(rec.get("documents", [])),
-              "counts": {s: rec.get("counts", {}).get(s, {}).get("total") for s in ("train", "val", "test")},
-              "build": {k: rec.get("config", {}).get(k) for k in ("rotation", "size", "dpi", "angles", "seed")}}
+    run.corpus = {"variant": variant.name, "dataset_digest": variant.digest, "sources": rec.get("sources"),
+                  "documents": len(rec.get("documents", [])),
+                  "counts": {s: rec.get("counts", {}).get(s, {}).get("total") for s in ("train", "val", "test")},
+                  "build": {k: rec.get("config", {}).get(k) for k in ("rotation", "size", "dpi", "angles", "seed")}}
 
-    def checkpoint(metrics: dict) -> dict:
-        return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": size, "in_channels": 1,
-                **({"page_side": side, "crops": cfg.crops} if views else {}),
-                "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
-                "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
-                "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
-                "epoch": state["epoch"], "step": state["step"], "metrics": _plain(metrics),
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "versions": {"torch": str(torch.__version__)},
-                "recipe": recipe, "corpus": corpus, "code_version": code_version()}
 
+def checkpoint(run: FitRun, metrics: dict) -> dict:
+    """The checkpoint of ``run`` as it stands: a plain dict that carries its config, data and recipe."""
+    cfg, variant, state = run.cfg, run.variant, run.state
+    return {"format": FORMAT, "arch": cfg.arch, "classes": list(ANGLES), "input_size": run.size, "in_channels": 1,
+            **({"page_side": run.side, "crops": cfg.crops} if run.views else {}),
+            "normalize": {"mean": 0.5, "std": 0.5}, "variant": variant.name, "strategy": variant.strategy,
+            "dataset_path": str(variant.path.resolve()), "dataset_digest": variant.digest,
+            "dataset_config": _plain(variant.record.get("config", {})), "config": _plain(asdict(cfg)),
+            "epoch": state["epoch"], "step": state["step"], "metrics": _plain(metrics),
+            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "scheduler": run.scheduler.state_dict(), "versions": {"torch": str(torch.__version__)},
+            "recipe": run.recipe, "corpus": run.corpus, "code_version": code_version()}
+
+
+def _end_of_epoch(run: FitRun, tr: dict, t_start: float) -> None:
+    """Validate (every ``--val-every`` epochs and after the last), append to ``metrics.jsonl``,
+    save ``last.pt`` and, when it is the best yet, ``model.pt``; log one line."""
+    cfg, state = run.cfg, run.state
+    row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": run.optimizer.param_groups[0]["lr"]}
+    if run.val is not None and (state["epoch"] % cfg.val_every == 0 or state["epoch"] == cfg.epochs):
+        vr = evaluate(run.model, run.val, run.device, batch_size=max(64, cfg.batch_size), spec=run.eval_spec)
+        row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
+    else:
+        row.update(val_acc=None, val_n=0, val_confusion=None)
+    row["elapsed_s"] = round(time.time() - t_start, 2)
+    state["history"].append(row)
+    with open(run.out / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+    validated = run.val is None or row["val_acc"] is not None
+    score = row["val_acc"] if row["val_acc"] is not None else row["train_acc"]
+    improved = validated and score > state["best_val_acc"]
+    if improved:
+        state["best_val_acc"] = score
+    ck = checkpoint(run, {"best_val_acc": state["best_val_acc"], "history": state["history"]})
+    save_checkpoint(run.out / "last.pt", ck)
+    if improved:
+        save_checkpoint(run.out / "model.pt", ck)
+    val_txt = f"{100 * row['val_acc']:.1f} %" if row["val_acc"] is not None else "n/a"
+    run.log(f"{run.variant.name} epoch {state['epoch']}/{cfg.epochs}: loss {tr['train_loss']:.3f}  "
+            f"train acc {100 * tr['train_acc']:.1f} %  val acc {val_txt}  {tr['images_per_s']:.0f} img/s"
+            + ("  *best" if improved else ""))
+
+
+def _calibrate_best(run: FitRun) -> None:
+    """The best checkpoint gets its temperature and review threshold on the val split, once."""
+    best_path = run.out / "model.pt"
+    if run.val is not None and best_path.exists():
+        best = load_checkpoint(best_path)
+        if "temperature" not in best:
+            run.model.load_state_dict(best["model"])
+            best.update(calibrate_model(run.model, run.val, run.device, run.log, spec=run.eval_spec))
+            save_checkpoint(best_path, best)
+
+
+def fit(variant: Variant, out: str | os.PathLike, cfg: FitConfig, progress: bool = True, log=None) -> dict:
+    """Train one model on ``variant`` into ``out``; returns the final summary dict."""
+    from tqdm import tqdm
+
+    run = setup(variant, out, cfg, log or (lambda s: print(s, file=sys.stderr, flush=True)))
+    state = run.state
     t_start = time.time()
     micro = micro_batch(cfg.batch_size)
-    ddp_micro = math.ceil(steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers)) if world > 1 else None
-    stream = TrainStream(train_shards, n_train, variant.size, cfg.batch_size, cfg.seed, cfg.workers,
-                         pin_memory=device.type == "cuda", cache=cfg.cache, ddp_micro=ddp_micro)
+    ddp_micro = (math.ceil(run.steps_per_epoch * cfg.batch_size / micro / max(1, cfg.workers))
+                 if run.world > 1 else None)
+    stream = TrainStream(run.train_shards, run.n_train, variant.size, cfg.batch_size, cfg.seed, cfg.workers,
+                         pin_memory=run.device.type == "cuda", cache=cfg.cache, ddp_micro=ddp_micro)
     if state["epoch"] > 0 and state["epoch"] < cfg.epochs:
         stream.fill()  # a resumed run draws the same batches as an uninterrupted one
     while state["epoch"] < cfg.epochs and (cfg.max_steps is None or state["step"] < cfg.max_steps):
-        epoch = state["epoch"]
-        loader = stream.epoch(epoch)
-        bar = tqdm(total=min(n_train, steps_per_epoch * cfg.batch_size), unit="img", file=sys.stderr,
-                   desc=f"{variant.name} epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and main_proc),
-                   dynamic_ncols=True, mininterval=0.5, leave=False)
-        tr = train_one_epoch(net, loader, optimizer, scheduler, device, size, augment, cfg, state, bar)
+        bar = tqdm(total=min(run.n_train, run.steps_per_epoch * cfg.batch_size), unit="img", file=sys.stderr,
+                   desc=f"{variant.name} epoch {state['epoch'] + 1}/{cfg.epochs}",
+                   disable=not (progress and run.main_proc), dynamic_ncols=True, mininterval=0.5, leave=False)
+        tr = train_one_epoch(run.net, stream.epoch(state["epoch"]), run.optimizer, run.scheduler, run.device,
+                             run.size, run.augment, cfg, state, bar)
         bar.close()
         state["epoch"] += 1
-        if world > 1:
+        if run.world > 1:
             dist.barrier()
-        if not main_proc:
-            continue
-        row = {"epoch": state["epoch"], "step": state["step"], **tr, "lr": optimizer.param_groups[0]["lr"]}
-        if val is not None and (state["epoch"] % cfg.val_every == 0 or state["epoch"] == cfg.epochs):
-            vr = evaluate(model, val, device, batch_size=max(64, cfg.batch_size), spec=eval_spec)
-            row.update(val_acc=vr.accuracy, val_n=vr.n, val_confusion=vr.confusion.tolist())
-        else:
-            row.update(val_acc=None, val_n=0, val_confusion=None)
-        row["elapsed_s"] = round(time.time() - t_start, 2)
-        state["history"].append(row)
-        with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-        validated = val is None or row["val_acc"] is not None
-        score = row["val_acc"] if row["val_acc"] is not None else row["train_acc"]
-        improved = validated and score > state["best_val_acc"]
-        if improved:
-            state["best_val_acc"] = score
-        metrics = {"best_val_acc": state["best_val_acc"], "history": state["history"]}
-        ck = checkpoint(metrics)
-        save_checkpoint(last, ck)
-        if improved:
-            save_checkpoint(out / "model.pt", ck)
-        val_txt = f"{100 * row['val_acc']:.1f} %" if row["val_acc"] is not None else "n/a"
-        log(f"{variant.name} epoch {state['epoch']}/{cfg.epochs}: loss {tr['train_loss']:.3f}  "
-            f"train acc {100 * tr['train_acc']:.1f} %  val acc {val_txt}  {tr['images_per_s']:.0f} img/s"
-            + ("  *best" if improved else ""))
-    if world > 1:
+        if run.main_proc:
+            _end_of_epoch(run, tr, t_start)
+    if run.world > 1:
         dist.barrier()
-    summary = {}
-    if main_proc:
-        best_path = out / "model.pt"
-        if val is not None and best_path.exists():
-            best = load_checkpoint(best_path)
-            if "temperature" not in best:
-                model.load_state_dict(best["model"])
-                best.update(calibrate_model(model, val, device, log, spec=eval_spec))
-                save_checkpoint(best_path, best)
-        summary = finish_run(out, variant, state)
-    return summary
+    if not run.main_proc:
+        return {}
+    _calibrate_best(run)
+    return finish_run(run.out, variant, state)
 
 
 def calibrate_model(model, data, device, log=None, spec=None, target_risk: float | None = None) -> dict:
