@@ -10,7 +10,9 @@ terminal; tests/test_cli_reference.py fails when it differs from what the comman
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import click
 OUT = Path(__file__).resolve().parent / "cli.md"
 PROGRAMS = ("datagen", "trainer", "interpret")
 WIDTH = 88
+CORES = "the cores, at most 8"
 
 HEADER = """# Command reference
 
@@ -38,11 +41,38 @@ Shared conventions:
 """
 
 
-def _help(group: click.Group, prog: str, name: str | None) -> str:
+def _machine_defaults(module) -> dict[str, set[str]]:
+    """{function name: option names} of the options whose default is ``default_workers()``,
+    a count of this machine's cores, read from the module's source."""
+    found: dict[str, set[str]] = {}
+    for fn in ast.walk(ast.parse(inspect.getsource(module))):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        for dec in fn.decorator_list:
+            if not (isinstance(dec, ast.Call) and dec.args and isinstance(dec.args[0], ast.Constant)):
+                continue
+            for kw in dec.keywords:
+                if kw.arg == "default" and isinstance(kw.value, ast.Call) and \
+                        getattr(kw.value.func, "id", getattr(kw.value.func, "attr", None)) == "default_workers":
+                    found.setdefault(fn.name, set()).add(dec.args[0].value)
+    return found
+
+
+def _machine_free(cmd: click.Command, machine: dict[str, set[str]]) -> None:
+    """Show a default computed from this machine's cores as words, not as a number, so the
+    reference is the same on every machine."""
+    names = machine.get(getattr(cmd.callback, "__name__", ""), set())
+    for p in cmd.params:
+        if isinstance(p, click.Option) and p.show_default is True and names & set(p.opts):
+            p.show_default = CORES
+
+
+def _help(group: click.Group, prog: str, name: str | None, machine: dict[str, set[str]]) -> str:
     with click.Context(group, info_name=prog, terminal_width=WIDTH, max_content_width=WIDTH) as ctx:
         if name is None:
             return ctx.get_help()
         cmd = group.get_command(ctx, name)
+        _machine_free(cmd, machine)
         with click.Context(cmd, info_name=name, parent=ctx, terminal_width=WIDTH,
                            max_content_width=WIDTH) as sub:
             return sub.get_help()
@@ -52,12 +82,13 @@ def render() -> str:
     """The whole of docs/cli.md, as the installed commands describe themselves."""
     parts = [HEADER]
     for prog in PROGRAMS:
-        group = importlib.import_module(f"{prog}.cli").main
+        module = importlib.import_module(f"{prog}.cli")
+        group, machine = module.main, _machine_defaults(module)
         with click.Context(group, info_name=prog) as ctx:
             names = group.list_commands(ctx)
-        parts.append(f"\n## {prog}\n\n```text\n{_help(group, prog, None).rstrip()}\n```\n")
+        parts.append(f"\n## {prog}\n\n```text\n{_help(group, prog, None, machine).rstrip()}\n```\n")
         for name in names:
-            parts.append(f"\n### {prog} {name}\n\n```text\n{_help(group, prog, name).rstrip()}\n```\n")
+            parts.append(f"\n### {prog} {name}\n\n```text\n{_help(group, prog, name, machine).rstrip()}\n```\n")
     return "".join(parts)
 
 
