@@ -33,6 +33,7 @@ from datagen.atomic import TEMP_RE, folder_lock, leftover_temps
 
 from .predict import (TABLE_HEAD, Decision, FixPlan, PagePrediction, by_file, expand_files, fix_file,
                       iter_predictions, plan_fix, table_row, vote_documents, write_review)
+from .upright import fix_file_deskewed
 
 SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -129,6 +130,7 @@ class Job:
     batch_size: int = 32
     workers: int | None = None
     max_pixels: int | None = None
+    deskew: bool = False  # with fix_dir or in_place: turn each page by its fine angle too (trainer.skew)
 
 
 @dataclass
@@ -192,6 +194,8 @@ def _tap(preds: Iterable[PagePrediction], show: Callable[[PagePrediction], None]
 
 def _work(job: Job, load: Callable[[], tuple], sig: Signals, rows: Rows, tally: Tally, state: dict,
           log: Callable[[str], None]) -> None:
+    if job.deskew and job.fix_dir is None and not job.in_place:
+        raise ValueError("--deskew applies to --fix OUT or --in-place (it turns the copies it writes)")
     eng, meta, spec, ddpi, _ = load()
     sel = expand_files(job.files)
     tally.inputs = len(sel.sources)
@@ -214,7 +218,7 @@ def _work(job: Job, load: Callable[[], tuple], sig: Signals, rows: Rows, tally: 
             failure = None
             if plan is not None:
                 with sig.deferred():
-                    r = fix_file(pages, plan, mc)
+                    r = (fix_file_deskewed if job.deskew else fix_file)(pages, plan, mc)
                     tally.written += r.written is not None
                     tally.review += r.review + ([r.failure] if r.failure else [])
                 failure = r.failure

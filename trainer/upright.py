@@ -22,6 +22,15 @@ What a turned copy keeps (Pillow alone does all of it, so no other dependency):
   WebP: XMP, losslessly.  GIF: each frame's duration, the loop count, transparency, comment.
 
 PDFs keep everything: only the pages' ``/Rotate`` changes.
+
+With ``skews`` (``--deskew``) a page is also turned by its fine angle (:mod:`trainer.skew`):
+``skews[i]`` is the ``(angle, confidence)`` its prediction carries, or None to estimate it here
+on the upright frame.  An image frame is resampled (bicubic, the canvas grown to hold it, the
+corners filled with the page's own paper colour); a PDF page's content is turned about the
+page's centre by a content transformation (a ``cm`` operator around the page's streams, and the
+annotations with it), so text stays text, then ``/Rotate`` takes the quarter turn.  A fine
+angle below :data:`MIN_DESKEW` degrees, or one whose estimate needs review (too little text),
+is left as it is.
 """
 from __future__ import annotations
 
@@ -30,9 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PIL import Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
 from datagen.pages import displayed
+
+MIN_DESKEW = 0.1  # degrees: a finer tilt is left alone (it is below what the estimate resolves)
 
 # PIL transposes that turn COUNTER-clockwise by the label (undoing a clockwise turn)
 UNDO = {0: None, 90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
@@ -166,10 +178,37 @@ def _save_frames(tmp: Path, fmt: str, frames: list[Frame], kws: list[dict]) -> N
         frames[0].image.save(tmp, format=fmt, save_all=True, append_images=[f.image for f in frames[1:]], **kw)
 
 
-def image_writer(src: Path, turns: dict[int, int]) -> Callable[[Path], None]:
-    """``write(tmp)``: the upright copy of image ``src`` (every frame kept) into ``tmp``.
-    Reading happens now, so a file that cannot be read fails before anything is created."""
+def fine_angle(image: Image.Image, given: tuple[float, float] | None) -> float | None:
+    """The fine angle to undo on an upright ``image``: ``given`` ``(angle, confidence)`` or, when
+    None, :func:`trainer.skew.estimate_skew` of the image; None when it is to be left alone
+    (below :data:`MIN_DESKEW`, or the estimate needs review)."""
+    from datagen.preprocess import to_gray
+    from .skew import MIN_CONFIDENCE, estimate_skew
+
+    if given is None:
+        sk = estimate_skew(np.asarray(to_gray(image)))
+        angle, review = sk.angle, sk.needs_review
+    else:
+        angle, review = float(given[0]), float(given[1]) < MIN_CONFIDENCE
+    return None if review or abs(angle) < MIN_DESKEW else angle
+
+
+def image_writer(src: Path, turns: dict[int, int],
+                 skews: dict[int, tuple[float, float] | None] | None = None) -> Callable[[Path], None]:
+    """``write(tmp)``: the upright copy of image ``src`` (every frame kept) into ``tmp``; with
+    ``skews``, frame ``i`` in it is also deskewed (see the module's docstring).  Reading happens
+    now, so a file that cannot be read fails before anything is created.  ``write.changed``:
+    whether any frame was turned at all."""
+    from .skew import deskew_image
+
     fmt, frames = read_frames(src, turns)
+    changed = any(turns.values())
+    for i, given in (skews or {}).items():
+        if 0 <= i < len(frames):
+            a = fine_angle(frames[i].image, given)
+            if a is not None:
+                frames[i].image = deskew_image(frames[i].image, a)
+                changed = True
     kws = [frame_options(fmt, fr) for fr in frames]
 
     def write(tmp: Path) -> None:
@@ -182,24 +221,152 @@ def image_writer(src: Path, turns: dict[int, int]) -> Callable[[Path], None]:
                 kw.pop("compression", None)
             _save_frames(tmp, fmt, frames, kws)
 
+    write.changed = changed
     return write
 
 
-def pdf_writer(src: Path, turns: dict[int, int]) -> Callable[[Path], None]:
-    """``write(tmp)``: ``src`` with page ``i`` given ``/Rotate`` minus ``turns[i]`` (clockwise)."""
+def _pdf_fine_angle(page, given: tuple[float, float] | None) -> float | None:
+    """:func:`fine_angle` of a pdfium page as displayed (its ``/Rotate`` applied), rendered in
+    grey with :data:`trainer.skew.FINE_SIDE` px on its long side (the resolution the estimate
+    is made at) when it has to be estimated."""
+    from .skew import FINE_SIDE
 
-    def write(tmp: Path) -> None:
-        import pypdfium2 as pdfium
+    if given is not None:
+        return fine_angle(None, given)
+    w, h = page.get_size()
+    scale = FINE_SIDE / max(w, h, 1.0)
+    bitmap = page.render(scale=scale, grayscale=True)
+    try:
+        return fine_angle(bitmap.to_pil(), None)
+    finally:
+        bitmap.close()
 
+
+def turn_pdf_content(page, angle_ccw: float) -> None:
+    """Turn pdfium ``page``'s content COUNTER-clockwise (as displayed) by ``angle_ccw`` degrees
+    about the centre of its crop box, text staying text: ``FPDFPage_TransFormWithClip`` wraps
+    the page's content streams in ``q <matrix> cm <crop box> re W n ... Q``, and the
+    annotations get the same matrix.  In PDF user space (y up) a positive rotation is
+    counter-clockwise on screen, and it commutes with the page's ``/Rotate``."""
+    import ctypes
+    import math
+
+    import pypdfium2.raw as raw
+
+    left, bottom, right, top = page.get_cropbox()
+    cx, cy = (left + right) / 2, (bottom + top) / 2
+    t = math.radians(angle_ccw)
+    c, s = math.cos(t), math.sin(t)
+    e, f = cx - c * cx + s * cy, cy - s * cx - c * cy  # the centre stays where it is
+    matrix = raw.FS_MATRIX(c, s, -s, c, e, f)
+    clip = raw.FS_RECTF(left, top, right, bottom)
+    if not raw.FPDFPage_TransFormWithClip(page.raw, ctypes.byref(matrix), ctypes.byref(clip)):
+        raise RuntimeError("pdfium could not transform the page's content")
+    raw.FPDFPage_TransformAnnots(page.raw, c, s, -s, c, e, f)
+
+
+def pdf_writer(src: Path, turns: dict[int, int],
+               skews: dict[int, tuple[float, float] | None] | None = None) -> Callable[[Path], None]:
+    """``write(tmp)``: ``src`` with page ``i`` given ``/Rotate`` minus ``turns[i]`` (clockwise),
+    and with ``skews``, page ``i`` in it deskewed by :func:`turn_pdf_content`.  The fine angles
+    are found now (so ``write.changed`` says whether any page turns at all)."""
+    import pypdfium2 as pdfium
+
+    angles: dict[int, float] = {}
+    if skews:
         pdf = pdfium.PdfDocument(str(src))
         try:
-            for i, a in turns.items():
-                if a:
+            for i, given in skews.items():
+                if 0 <= i < len(pdf):
                     page = pdf[i]
-                    page.set_rotation((page.get_rotation() - a) % 360)  # /Rotate is clockwise
+                    try:
+                        a = _pdf_fine_angle(page, given)
+                    finally:
+                        page.close()
+                    if a is not None:
+                        angles[i] = a
+        finally:
+            pdf.close()
+
+    def write(tmp: Path) -> None:
+        pdf = pdfium.PdfDocument(str(src))
+        try:
+            for i in sorted(set(turns) | set(angles)):
+                a = turns.get(i, 0)
+                if a or i in angles:
+                    page = pdf[i]
+                    if i in angles:
+                        turn_pdf_content(page, angles[i])
+                    if a:
+                        page.set_rotation((page.get_rotation() - a) % 360)  # /Rotate is clockwise
                     page.close()
             pdf.save(str(tmp))
         finally:
             pdf.close()
 
+    write.changed = any(turns.values()) or bool(angles)
     return write
+
+
+# --------------------------------------------------------------------------- --fix --deskew
+def page_skews(pages) -> dict[int, tuple[float, float] | None]:
+    """0-based page -> the ``(skew, skew_confidence)`` a prediction carries, or None (then the
+    writer estimates it), for every page that is turned (the pages left for review are not)."""
+    return {(p.page or 1) - 1: (None if getattr(p, "skew", None) is None else (p.skew, p.skew_confidence))
+            for p in pages}
+
+
+def write_deskewed(f: str, turns: dict[int, int], skews: dict, plan) -> Path | None:
+    """:func:`trainer.predict.write_upright` with the fine angle: the same plan, the same
+    guarantees (a temporary file renamed into place; in place, a lock and a check that the file
+    is unchanged; nothing written on failure, NotWritten saying why), and each page in ``skews``
+    deskewed too.  None when in place and nothing turns."""
+    import shutil
+    import stat
+
+    from datagen.atomic import atomic_write, umask
+    from .predict import NotWritten, _exclusive, _unchanged
+
+    src, dst, snap = Path(f), plan.targets[f], plan.snapshots.get(f)
+    try:
+        write = (pdf_writer if src.suffix.lower() == ".pdf" else image_writer)(src, turns, skews)
+        if not write.changed:
+            if plan.in_place:
+                return None
+            write = lambda tmp: shutil.copyfile(src, tmp)  # noqa: E731 - byte for byte
+        write = _unchanged(write, src, snap)
+        if plan.in_place:
+            if snap is not None and snap.st_nlink > 1:
+                raise NotWritten(f"has {snap.st_nlink} hard links: rewritten, its other names would keep the old "
+                                 "pages; not rewritten (use --fix OUT)")
+            with _exclusive(dst, snap):
+                atomic_write(dst, write, like=snap)
+        else:
+            mode = None if snap is None else stat.S_IMODE(snap.st_mode) & 0o777 & ~umask()
+            atomic_write(dst, write, replace=plan.overwrite, mode=mode)
+    except OSError as e:
+        if isinstance(e, FileExistsError) and (dst.is_file() or dst.is_symlink()):
+            raise NotWritten(f"{dst} appeared during the run; not overwritten (--overwrite replaces it)") from None
+        where = f"{e.filename}: " if e.filename and str(e.filename) != f else ""
+        raise NotWritten(f"not written: {where}{e.strerror or e}") from None
+    except NotWritten:
+        raise
+    except Exception as e:  # PIL and pdfium on a damaged file: one file's failure never stops the run
+        raise NotWritten(f"not written: {type(e).__name__}: {' '.join(str(e).split())[:160]}") from None
+    return dst
+
+
+def fix_file_deskewed(pages: list, plan, min_confidence: float = 0.0):
+    """:func:`trainer.predict.fix_file` with ``--deskew``: the pages that are turned are also
+    deskewed (by their prediction's ``skew`` when it has one, else estimated here)."""
+    from .predict import FileResult, NotWritten, PagePrediction, _turns
+
+    f = pages[0].file
+    turns, review = _turns(pages, min_confidence)
+    if f not in plan.targets or f in plan.skip or not any(p.error is None for p in pages):
+        return FileResult(None, review)
+    skews = {i: v for i, v in page_skews(pages).items() if i in turns}
+    try:
+        return FileResult(write_deskewed(f, turns, skews, plan), review)
+    except NotWritten as e:
+        return FileResult(None, review, PagePrediction(f, None, None, None, error=f"{f}: {e}"))
