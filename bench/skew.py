@@ -220,14 +220,24 @@ def docorient_quadrants(model: str, cases: list[dict]) -> list[int | None]:
 
     from trainer.api import Orienter
 
+    from trainer.skew import estimate_skew
+
     orienter = Orienter(None if model == "default" else model, device="cpu")
-    out = []
+    out, cpu = [], {"model": 0.0, "skew": 0.0}
     for c in cases:
         with Image.open(c["src"]) as im:
             img = im.convert("L")
         img = tilted(img.rotate(-c["turn"], expand=True) if c["turn"] else img, c["tilt"])
+        t0 = time.process_time()
         out.append(orienter.predict(img).angle)
-    return out
+        t1 = time.process_time()
+        estimate_skew(np.asarray(img))
+        cpu["model"] += t1 - t0
+        cpu["skew"] += time.process_time() - t1
+    n = max(1, len(cases))
+    cpu = {"model_cpu_ms_per_page": round(1000 * cpu["model"] / n, 2), "skew_cpu_ms_per_page": round(1000 * cpu["skew"] / n, 2),
+           "skew_share_of_predict": round(cpu["skew"] / cpu["model"], 3) if cpu["model"] else None}
+    return out, cpu
 
 
 def quadrant_report(cases: list[dict], answers: list) -> dict:
@@ -295,7 +305,9 @@ def main(argv=None) -> int:
                 report[m]["quadrant"] = quadrant_report(qcases, [r["quadrant"] for r in qrows]) if not qwhy else qwhy
         if a.model is not None:
             report["docorient"] = report.get("docorient", {})
-            report["docorient"]["quadrant"] = quadrant_report(qcases, docorient_quadrants(a.model, qcases))
+            answers, cpu = docorient_quadrants(a.model, qcases)
+            report["docorient"]["quadrant"] = quadrant_report(qcases, answers)
+            report["docorient"]["predict_cost"] = cpu  # the API's predict (page prepared, model run) vs estimate_skew
             report["docorient"]["model"] = a.model
     text = json.dumps(report, indent=2, allow_nan=False)
     print(text)
