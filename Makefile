@@ -67,7 +67,7 @@ SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fon
 	fonts-blankenburg
 WINDOWS_FIT ?= --epochs 3 --threads 2 --val-every 1000 --seed 0
 # the review threshold stored in the shipped model (docs/calibration.md gives how it was chosen)
-REVIEW_THRESHOLD ?= 0.9
+REVIEW_THRESHOLD ?= 0.8
 
 fonts:
 	@fc-list 2>/dev/null | grep -qi klee || { apt-get update -q && apt-get install -y -q --no-install-recommends $(SYNTH_FONTS); }

@@ -210,7 +210,7 @@ def windows_cmd(sources, out, manifests, per_page, target, jitter, max_pages_per
 
     \b
     Example:  datagen synth --out synth/ --pages 2500 --size-px 2200
-              datagen windows synth/ --out windows/          # + the built-in corpus
+              datagen windows synth/ --manifest data_manifests/debian-docs.toml --out windows/
               trainer fit-windows windows/ --out runs/windows
     """
     from .build import DEFAULT_SPLIT, assign_splits, refuse_reserved

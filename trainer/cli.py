@@ -394,7 +394,7 @@ def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review
     if pt_out:
         from datagen.atomic import atomic_write
 
-        ck = torch.load(model_path, map_location="cpu", weights_only=False)
+        ck = torch.load(model_path, map_location="cpu", weights_only=True)
         ck = {k: v for k, v in ck.items() if k != "history"} | extra
         atomic_write(pt_out, lambda t: torch.save(ck, t))
         click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, window model)")

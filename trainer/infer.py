@@ -220,7 +220,7 @@ def _is_window_checkpoint(path: Path) -> bool:
     import torch
 
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:
         return False
     return isinstance(ck, dict) and ck.get("kind") == "windows"

@@ -153,7 +153,7 @@ def fit_windows(windows: str | os.PathLike, out: str | os.PathLike, cfg: WindowF
     step, history = 0, []
     last = out / "last.pt"
     if resume and last.is_file():
-        st = torch.load(last, map_location="cpu", weights_only=False)
+        st = torch.load(last, map_location="cpu", weights_only=True)
         model.load_state_dict(st["model"]), opt.load_state_dict(st["opt"]), sched.load_state_dict(st["sched"])
         step, history = int(st["step"]), st["history"]
         log(f"fit-windows: resumed at step {step}/{total}")
@@ -206,7 +206,7 @@ def checkpoint(model: nn.Module, windows_meta: dict, cfg: WindowFit, temperature
 
 def load_window_model(path: str | os.PathLike) -> tuple[GlyphNet, dict]:
     """A window checkpoint's GlyphNet (float32, eval mode) and the checkpoint dict."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    ck = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ck, dict) or ck.get("kind") != WINDOW_KIND:
         raise ValueError(f"{path}: not a window model checkpoint (trainer fit-windows writes one)")
     net = GlyphNet()
