@@ -37,10 +37,10 @@ of ``--quadrant-tilts`` (0, ±2, ±5, ±10), and occular's quadrant on the same 
 
 Run from the repository root::
 
-    python bench/skew.py --labels /path/real/labels.csv --json skew.json \\
+    python -m bench.skew --labels /path/real/labels.csv --json skew.json \\
         --python deskew=.venv-skew/bin/python --python jdeskew=.venv-skew/bin/python \\
         --python occular=.venv-occular/bin/python --python occular-fht=.venv-occular/bin/python
-    python bench/skew.py --labels real/labels.csv --only docorient --limit 20 --model default
+    python -m bench.skew --labels real/labels.csv --only docorient --limit 20 --model default
 
 Exit status: 0 when every contender ran, 1 when one failed (the report says why), 2 for bad
 arguments.
@@ -317,6 +317,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     sys.exit(main())

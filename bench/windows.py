@@ -14,7 +14,7 @@ One table per question, each with document-cluster 95 % intervals:
 Example (from the repository root)::
 
     datagen pages data_manifests/real-pages.toml --out real/
-    python bench/windows.py --labels real/labels.csv --model trainer/weights/default.onnx \\
+    python -m bench.windows --labels real/labels.csv --model trainer/weights/default.onnx \\
         --whole trainer/weights/default-whole.onnx --windows windows/ --md windows.md
 """
 from __future__ import annotations
@@ -32,9 +32,8 @@ import numpy as np
 from datagen import glyphs
 from datagen.pages import read_image
 from interpret.stats import cluster_bootstrap
-from trainer.glyphnet import log_softmax, page_probs
-
-ANGLES = (0, 90, 180, 270)
+from datagen.contract import ANGLES
+from trainer.glyphnet import log_softmax
 
 
 def _rows(labels: Path, limit: int | None) -> list[dict]:
