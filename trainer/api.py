@@ -124,7 +124,7 @@ class Orienter:
         for p in pages:
             gray = self._gray(p)
             extra = prep(np.asarray(gray)) if prep is not None else None
-            lazy = extra is not None and len(extra["windows"]) and not prep.needs_fit
+            lazy = extra is not None and len(extra.get("windows", ())) and not getattr(prep, "needs_fit", True)
             fitted, paper = (None, 255) if lazy else prepare(gray, self.size)
             xs.append(engine_input(self.engine, SimpleNamespace(fitted=fitted, paper=paper, extra=extra), self.spec))
         if not xs:

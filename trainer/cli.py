@@ -209,8 +209,13 @@ def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engi
 @click.option("--device", default="auto", show_default=True, callback=_device, help="auto, cpu, cuda or cuda:N (torch engine).")
 @click.option("-0", "--null", "null", is_flag=True, help="With FILES '-': the paths on stdin are NUL-separated "
                                                           "(find -print0), not one per line.")
+@click.option("--skew", is_flag=True, help="Also give each page's fine tilt: skew (clockwise degrees in [-45, 45)) "
+                                           "and skew_confidence columns / JSON fields.")
+@click.option("--deskew", is_flag=True, help="With --fix or --in-place: also turn each page by its fine tilt "
+                                             "(paper-coloured fill; PDF pages by a content transformation, text kept). "
+                                             "Implies --skew.")
 def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, per_document, engine, dpi, batch_size,
-            workers, max_pixels, device, null):
+            workers, max_pixels, device, null, skew, deskew):
     """Predict the orientation of every page of FILES (images, PDFs, folders; '-' reads their
     paths from stdin) with MODEL (default: the shipped model): one line per page with the
     clockwise angle the page is turned by, its confidence, the four probabilities and whether
@@ -237,6 +242,8 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, pe
         raise click.UsageError("-0 applies to '-' (paths on stdin)")
     if in_place and fix_dir is not None:
         raise click.UsageError("--in-place and --fix OUT exclude each other: --in-place rewrites the inputs themselves")
+    if deskew and fix_dir is None and not in_place:
+        raise click.UsageError("--deskew applies to --fix OUT or --in-place (it turns the copies it writes)")
     if fix_dir is None and not in_place and (overwrite or min_confidence is not None):
         raise click.UsageError("--overwrite and --min-confidence apply to --fix or --in-place")
     if "-" in files:
@@ -247,7 +254,7 @@ def predict(args, as_json, fix_dir, in_place, overwrite, min_confidence, tta, pe
         if not files:
             raise click.UsageError("'-' read no paths from stdin")
     job = Job(files, as_json, fix_dir, in_place, overwrite, min_confidence, per_document, dpi, batch_size, workers,
-              max_pixels)
+              max_pixels, deskew=deskew, skew=skew)
     status = _run(lambda: run(job, lambda: _load(model_path, device, engine, tta)))
     sys.exit(status)
 

@@ -53,6 +53,8 @@ class PagePrediction:
     basis: str | None = None  # what answered: "windows", "whole" (no text found) or "none"
     windows: int | None = None  # glyph windows voted
     text_scale: float | None = None  # the page's text scale (px of the page as read), None: no text found
+    skew: float | None = None  # the clockwise fine tilt, degrees in [-45, 45) (trainer.skew); None: not estimated
+    skew_confidence: float | None = None  # its confidence; below trainer.skew.MIN_CONFIDENCE it needs review
 
     @property
     def where(self) -> str:
@@ -63,6 +65,8 @@ class PagePrediction:
              "probs": self.probs, "needs_review": self.needs_review}
         if self.basis is not None:
             d.update(basis=self.basis, windows=self.windows, text_scale=self.text_scale)
+        if self.skew is not None:
+            d.update(skew=self.skew, skew_confidence=self.skew_confidence)
         if self.reason:
             d["review_reason"] = self.reason
         if self.error:
@@ -77,15 +81,17 @@ def tsv_field(s: str) -> str:
 
 
 TABLE_HEAD = ("file", "page", "angle", "confidence", "p0", "p90", "p180", "p270", "needs_review")
+SKEW_HEAD = ("skew", "skew_confidence")  # appended to the table when the skew is asked for
 
 
-def table_row(p: PagePrediction) -> str:
+def table_row(p: PagePrediction, skew: bool = False) -> str:
     """The tab-separated line of one prediction (the columns of :data:`TABLE_HEAD`)."""
     if p.error:
         return "\t".join([tsv_field(p.file), str(p.page or ""), "error", "", "", "", "", "", tsv_field(p.error)])
     probs = [f"{p.probs[str(a)]:.4f}" for a in ANGLES]
     review = ("yes" + (f" ({p.reason})" if p.reason else "")) if p.needs_review else "no"
-    return "\t".join([tsv_field(p.file), str(p.page or ""), str(p.angle), f"{p.confidence:.4f}", *probs, review])
+    fine = ([f"{p.skew:.2f}", f"{p.skew_confidence:.4f}"] if p.skew is not None else ["", ""]) if skew else []
+    return "\t".join([tsv_field(p.file), str(p.page or ""), str(p.angle), f"{p.confidence:.4f}", *probs, review, *fine])
 
 
 # --------------------------------------------------------------------------- prediction
@@ -105,7 +111,8 @@ def _finite(probs: np.ndarray, where: str) -> None:
 
 
 def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | None = None, batch_size: int = 32,
-                     decision: Decision | None = None, max_pixels: int | None = None) -> Iterator[PagePrediction]:
+                     decision: Decision | None = None, max_pixels: int | None = None,
+                     skew: bool = False) -> Iterator[PagePrediction]:
     """Predictions for every page of ``sel``, in the user's order (files as given, pages in
     order), as they are made; a file or page that cannot be read is a prediction with an
     ``error``.  Closing the generator stops the render workers.
@@ -119,6 +126,11 @@ def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | No
 
     spec = (size, size, 0) if isinstance(size, int) else tuple(size)
     decision = decision or Decision()
+    prep = getattr(engine, "prep", None)
+    if skew:  # the fine tilt of every page, on the full page in the render worker
+        from .skew import SkewPrep
+
+        prep = SkewPrep(prep)
     ready: list[PagePrediction] = []
     buf: list[tuple[Page, object]] = []
 
@@ -128,12 +140,15 @@ def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | No
         probs, agree, infos = engine_answers(engine, [x for _, x in buf])
         _finite(probs, buf[0][0].source.path)
         for i, (pg, _) in enumerate(buf):
-            ready.append(decide(pg.source.path, pg.number, probs[i], None if agree is None else agree[i], decision,
-                                infos[i]))
+            p = decide(pg.source.path, pg.number, probs[i], None if agree is None else agree[i], decision, infos[i])
+            sk = (pg.extra or {}).get("skew")
+            if sk is not None:
+                p.skew, p.skew_confidence = sk.angle, sk.confidence
+            ready.append(p)
         buf.clear()
 
     with PageReader(spec[1], dpi=dpi, workers=workers or default_workers(), skip_blank=False,
-                    max_pixels=max_pixels or DEFAULT_MAX_PIXELS, prep=getattr(engine, "prep", None)) as reader:
+                    max_pixels=max_pixels or DEFAULT_MAX_PIXELS, prep=prep) as reader:
         for it in reader.pages(sel.sources):
             if isinstance(it, Skip):
                 flush()
@@ -376,23 +391,26 @@ def _turns(pages: list[PagePrediction], min_confidence: float) -> tuple[dict[int
     return turns, review
 
 
-def write_upright(f: str, turns: dict[int, int], plan: FixPlan) -> Path | None:
+def write_upright(f: str, turns: dict[int, int], plan: FixPlan, skews: dict | None = None) -> Path | None:
     """Write the upright copy of input ``f`` as ``plan`` says: the written path, or None when
-    nothing needs writing (in place, a file with nothing to turn).  NotWritten, with nothing
-    written and nothing touched, when it cannot be done."""
+    nothing needs writing (in place, a file with nothing to turn).  With ``skews`` (0-based
+    page -> ``(skew, confidence)`` or None to estimate it), those pages are deskewed too
+    (:mod:`trainer.upright`).  NotWritten, with nothing written and nothing touched, when it
+    cannot be done."""
     from datagen.atomic import umask
     from .upright import image_writer, pdf_writer
 
     src, dst, snap = Path(f), plan.targets[f], plan.snapshots.get(f)
-    if plan.in_place and not any(turns.values()):
+    if plan.in_place and not any(turns.values()) and not skews:
         return None
     try:
-        if not any(turns.values()):
+        write = None
+        if any(turns.values()) or skews:
+            write = (pdf_writer if src.suffix.lower() == ".pdf" else image_writer)(src, turns, skews)
+        if write is None or not write.changed:
+            if plan.in_place:
+                return None
             write = lambda tmp: shutil.copyfile(src, tmp)  # noqa: E731 - byte for byte
-        elif src.suffix.lower() == ".pdf":
-            write = pdf_writer(src, turns)
-        else:
-            write = image_writer(src, turns)
         write = _unchanged(write, src, snap)
         if plan.in_place:
             if snap is not None and snap.st_nlink > 1:
@@ -425,17 +443,25 @@ class FileResult:
     failure: PagePrediction | None = None
 
 
-def fix_file(pages: list[PagePrediction], plan: FixPlan, min_confidence: float = 0.0) -> FileResult:
+def fix_file(pages: list[PagePrediction], plan: FixPlan, min_confidence: float = 0.0,
+             deskew: bool = False) -> FileResult:
     """Write the upright copy of the file whose ``pages`` these are.  Pages with an error, or
     below ``min_confidence``, stay as they are (and are listed for review).  A file whose every
     page failed is not copied (nothing of it could be read); one whose copy cannot be written
-    gives a ``failure`` row (an error prediction for the whole file), never an exception."""
+    gives a ``failure`` row (an error prediction for the whole file), never an exception.
+    ``deskew``: the pages that are turned are deskewed too, by their ``skew`` (estimated by
+    the writer when a page has none)."""
     f = pages[0].file
     turns, review = _turns(pages, min_confidence)
     if f not in plan.targets or f in plan.skip or not any(p.error is None for p in pages):
         return FileResult(None, review)
     try:
-        return FileResult(write_upright(f, turns, plan), review)
+        skews = None
+        if deskew:
+            from .upright import page_skews
+
+            skews = {i: v for i, v in page_skews(pages).items() if i in turns}
+        return FileResult(write_upright(f, turns, plan, skews), review)
     except NotWritten as e:
         return FileResult(None, review, PagePrediction(f, None, None, None, error=f"{f}: {e}"))
 

@@ -31,9 +31,8 @@ import click
 
 from datagen.atomic import TEMP_RE, folder_lock, leftover_temps
 
-from .predict import (TABLE_HEAD, Decision, FixPlan, PagePrediction, by_file, expand_files, fix_file,
+from .predict import (SKEW_HEAD, TABLE_HEAD, Decision, FixPlan, PagePrediction, by_file, expand_files, fix_file,
                       iter_predictions, plan_fix, table_row, vote_documents, write_review)
-from .upright import fix_file_deskewed
 
 SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
@@ -88,8 +87,8 @@ class Signals:
 class Rows:
     """The table or JSON Lines on stdout; a closed stdout ends the printing, never the run."""
 
-    def __init__(self, as_json: bool):
-        self.as_json, self.closed = as_json, False
+    def __init__(self, as_json: bool, skew: bool = False):
+        self.as_json, self.skew, self.closed = as_json, skew, False
 
     def _echo(self, text: str) -> None:
         if self.closed:
@@ -107,12 +106,12 @@ class Rows:
 
     def head(self) -> None:
         if not self.as_json:
-            self._echo("\t".join(TABLE_HEAD))
+            self._echo("\t".join(TABLE_HEAD + (SKEW_HEAD if self.skew else ())))
 
     def show(self, p: PagePrediction) -> None:
         import json
 
-        self._echo(json.dumps(p.to_json(), allow_nan=False) if self.as_json else table_row(p))
+        self._echo(json.dumps(p.to_json(), allow_nan=False) if self.as_json else table_row(p, self.skew))
 
 
 @dataclass
@@ -131,6 +130,7 @@ class Job:
     workers: int | None = None
     max_pixels: int | None = None
     deskew: bool = False  # with fix_dir or in_place: turn each page by its fine angle too (trainer.skew)
+    skew: bool = False  # estimate every page's fine angle (the skew columns); implied by deskew
 
 
 @dataclass
@@ -210,7 +210,8 @@ def _work(job: Job, load: Callable[[], tuple], sig: Signals, rows: Rows, tally: 
             _remove_leftovers(plan, job.fix_dir, log)
         rows.head()
         preds = stack.enter_context(closing(iter_predictions(eng, sel, spec, job.dpi or ddpi, job.workers,
-                                                             job.batch_size, Decision(mc), job.max_pixels)))
+                                                             job.batch_size, Decision(mc), job.max_pixels,
+                                                             skew=job.skew or job.deskew)))
         immediate = plan is None and not job.per_document
         for pages in by_file(_tap(preds, rows.show) if immediate else preds):
             if job.per_document:
@@ -218,7 +219,7 @@ def _work(job: Job, load: Callable[[], tuple], sig: Signals, rows: Rows, tally: 
             failure = None
             if plan is not None:
                 with sig.deferred():
-                    r = (fix_file_deskewed if job.deskew else fix_file)(pages, plan, mc)
+                    r = fix_file(pages, plan, mc, deskew=job.deskew)
                     tally.written += r.written is not None
                     tally.review += r.review + ([r.failure] if r.failure else [])
                 failure = r.failure
@@ -269,7 +270,7 @@ def run(job: Job, load: Callable[[], tuple], log: Callable[[str], None] | None =
     returns the exit status.  ValueError / RuntimeError / OSError for a run that cannot start
     (nothing written; a folder made for OUT is removed again)."""
     log = log or (lambda s: click.echo(s, err=True))
-    rows, tally, state = Rows(job.as_json), Tally(), {}
+    rows, tally, state = Rows(job.as_json, job.skew or job.deskew), Tally(), {}
     try:
         with Signals() as sig:
             try:
