@@ -32,7 +32,7 @@ from .contract import (ANGLES, DATASET_JSON, FORMAT, SPLITS, TMP_SUFFIX, ShardWr
 from .manifest import (ManifestError, SourceDoc, default_manifest_path, docs_from_manifest,
                        load_manifest, reserved_documents, sha256_file)
 from .devices import resolve_device
-from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader  # noqa: F401 (BLANK_INK: re-exported)
+from .pages import BLANK_INK, PAGE_EXTS, PageJob, PageReader, doc_source  # noqa: F401 (BLANK_INK: re-exported)
 from .render import DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT, RENDERERS, cpu_count, default_workers
 from .strategies import draw_skews, get_strategy, make_samples
 
@@ -446,7 +446,7 @@ class _Run:
 def _select(run: _Run, reader, docs: list[SourceDoc], mine_ids: set[str]) -> tuple[list, list]:
     """Count every document's pages, deal the splits among the readable ones, and select this
     part's pages: (sources to render, their page counts)."""
-    counts = reader.counts([d.to_source() for d in docs])
+    counts = reader.counts([doc_source(d) for d in docs])
     readable = [d for d, c in zip(docs, counts) if not isinstance(c, str)]
     run.splits = assign_splits(readable, run.cfg.split, run.cfg.seed)
     todo, todo_counts = [], []
@@ -457,7 +457,7 @@ def _select(run: _Run, reader, docs: list[SourceDoc], mine_ids: set[str]) -> tup
             run.doc_info[d.id] = {"pages_total": 0}
             run.skip(d, None, c)
             continue
-        src = d.to_source(limit=run.cfg.max_pages_per_doc)
+        src = doc_source(d, limit=run.cfg.max_pages_per_doc)
         try:
             sel = src.select(c)
         except ManifestError as e:

@@ -745,13 +745,6 @@ class SourceDoc:
     kind: str | None = None
     script: str | None = None
 
-    def to_source(self, limit: int | None = None):
-        """The :class:`datagen.pages.Source` that reads this document's selected pages."""
-        from .pages import source as page_source
-
-        return page_source(self.path, doc=self.id, spec=self.pages, limit=limit, rotation=self.rotation,
-                           kind=self.kind, script=self.script)
-
 
 def docs_from_manifest(manifest: Manifest, dest: Path | None = None,
                        log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),

@@ -95,6 +95,12 @@ def source(path: str | os.PathLike, doc: str | None = None, pages=None, rotation
                   tuple(sorted((k, v) for k, v in meta.items() if v is not None)), spec, limit)
 
 
+def doc_source(d, limit: int | None = None) -> Source:
+    """The :class:`Source` that reads a manifest document's selected pages
+    (:class:`datagen.manifest.SourceDoc`)."""
+    return source(d.path, doc=d.id, spec=d.pages, limit=limit, rotation=d.rotation, kind=d.kind, script=d.script)
+
+
 @dataclass
 class Page:
     """A prepared page: upright as far as its source knows, fitted inside ``side x side``."""

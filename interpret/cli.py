@@ -290,7 +290,7 @@ def _is_window_model(path: Path) -> bool:
         from trainer.infer import onnx_session, read_onnx_meta
 
         return read_onnx_meta(onnx_session(path), path).get("kind") == "windows"
-    from trainer.infer import _is_window_checkpoint
+    from trainer.loading import _is_window_checkpoint
 
     return _is_window_checkpoint(path)
 

@@ -72,7 +72,7 @@ def audit_windows(model: str, labels: Path, pages: int = 40, seed: int = 0) -> d
     """Flip rates of every cue over ``pages`` clean pages at four turns (a window model's audit)."""
     from datagen.glyphs import page_windows
     from datagen.pages import read_image
-    from trainer.infer import load_engine
+    from trainer.loading import load_engine
 
     eng = load_engine(model).engine
     if not hasattr(eng, "prep"):

@@ -58,7 +58,7 @@ class Orienter:
     def __init__(self, model: str | os.PathLike | None = None, engine: str = "auto", device: str = "auto",
                  tta: bool = False, min_confidence: float | None = None, dpi: float | None = None,
                  max_pixels: int = DEFAULT_MAX_PIXELS):
-        from .infer import load_engine
+        from .loading import load_engine
 
         self.engine, meta, self.spec, ddpi, self.path = load_engine(model, device, engine, tta)
         self.size = self.spec[1]  # the side pages are prepared at
@@ -117,7 +117,7 @@ class Orienter:
         """Answers for several pages, in one forward pass per call."""
         from types import SimpleNamespace
 
-        from .predict import engine_answers, engine_input
+        from .infer import engine_answers, engine_input
 
         prep = getattr(self.engine, "prep", None)
         xs = []

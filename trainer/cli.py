@@ -109,8 +109,8 @@ def _split_model(args: tuple) -> tuple[Path | None, list[Path]]:
 
 def _load(model_path, device, engine: str = "torch", tta: bool = False):
     """(engine object, checkpoint-or-meta dict, input spec ``(size, page side, crops)``, dpi, path)
-    for a model path (None = the default): :func:`trainer.infer.load_engine`."""
-    from .infer import load_engine
+    for a model path (None = the default): :func:`trainer.loading.load_engine`."""
+    from .loading import load_engine
 
     return tuple(load_engine(model_path, device, engine, tta))
 
@@ -385,7 +385,7 @@ def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, revie
 
 
 def _window_checkpoint(path: Path) -> bool:
-    from .infer import _is_window_checkpoint
+    from .loading import _is_window_checkpoint
 
     if not path.is_file():
         raise ValueError(f"{path}: no such file")

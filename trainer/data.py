@@ -27,7 +27,7 @@ from PIL import Image
 
 from datagen.contract import (ANGLES, ShardError, Variant, decode_sample, is_variant, iter_samples, load_variant,
                               shard_counts, verify_shards)
-from datagen.pages import IMAGE_EXTS, Page, Skip, Source, collect, expand, iter_pages, source as page_source  # noqa: F401
+from datagen.pages import IMAGE_EXTS, Page, Skip, Source, collect, doc_source, expand, iter_pages, source as page_source  # noqa: F401
 from datagen.preprocess import fit_image, page_box, paper_level, square
 from datagen.render import default_workers
 
@@ -460,7 +460,7 @@ def manifest_sources(path: Path, log=None) -> list[Source]:
     from datagen.manifest import docs_from_manifest, load_manifest
 
     docs = docs_from_manifest(load_manifest(path), log=log or (lambda s: print(s, file=sys.stderr)))
-    return [d.to_source() for d in docs]
+    return [doc_source(d) for d in docs]
 
 
 def open_data(paths, size: int, split: str | None = None, group_by: str | None = None, dpi: float = 100.0,

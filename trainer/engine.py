@@ -29,7 +29,8 @@ from datagen.devices import resolve_device
 from datagen.contract import ANGLES, Variant
 from .augment import make_augment
 from .data import CACHES, TrainStream, VariantData, micro_batch
-from .evaluate import autocast, evaluate
+from .evaluate import evaluate
+from .models import autocast
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
 
 

@@ -1,7 +1,6 @@
 """Prediction and evaluation shared by ``trainer eval/predict`` and ``interpret``."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -9,12 +8,7 @@ import torch
 
 from datagen.contract import ANGLES
 
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; plain fp32 on the CPU (same code path, no-op context)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
+from .models import autocast
 
 
 @torch.no_grad()
@@ -161,7 +155,7 @@ def _tally(res: EvalResult, data, probs: np.ndarray, labels: list[int], keys: li
 def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = False, progress=None) -> EvalResult:
     """:func:`evaluate` for an engine that reads pages (the window engine): the data's
     :meth:`~trainer.data.EvalSource.page_items`, answered ``batch_size`` pages at a time."""
-    from .predict import engine_answers, engine_input
+    from .infer import engine_answers, engine_input
 
     res = EvalResult()
     buf: list[tuple] = []

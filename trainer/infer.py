@@ -15,7 +15,6 @@ from __future__ import annotations
 import abc
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +93,7 @@ class TorchEngine(_Engine):
     def logits(self, x: np.ndarray) -> np.ndarray:
         import torch
 
-        from .evaluate import autocast
+        from .models import autocast
 
         t = torch.from_numpy(np.ascontiguousarray(x))[:, None].to(self.device).float().div_(255.0)  # (B, 1, S, S)
         if self.device.type == "cuda":
@@ -201,76 +200,21 @@ def default_model(engine: str = "auto") -> Path:
                      "give a checkpoint (trainer fit writes runs/<variant>/model.pt)")
 
 
-@dataclass
-class Loaded:
-    """A loaded model: the engine, its metadata (checkpoint or ONNX contract), the input spec of
-    its whole-page view, the PDF dpi it reads at, and its path.  Unpacks as that 5-tuple."""
-
-    engine: object
-    meta: dict
-    spec: tuple[int, int, int]
-    dpi: float
-    path: Path
-
-    def __iter__(self):
-        return iter((self.engine, self.meta, self.spec, self.dpi, self.path))
+def engine_input(engine, page: Page, spec):
+    """What ``engine`` answers a read page from: its own ``page_input`` (the window engine), else
+    the whole-page model input (THE model-input function)."""
+    if hasattr(engine, "page_input"):
+        return engine.page_input(page)
+    return model_inputs(page.fitted, page.paper, spec)
 
 
-def _is_window_checkpoint(path: Path) -> bool:
-    import torch
-
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return False
-    return isinstance(ck, dict) and ck.get("kind") == "windows"
-
-
-def _whole_of(meta: dict, path: Path, tta: bool):
-    """The whole-page engine a window model names (``meta["whole"]``, beside it), or None."""
-    name = meta.get("whole")
-    if not name:
-        return None, None
-    p = Path(path).parent / name
-    if not p.is_file() or not onnx_available():
-        return None, None
-    eng = OnnxEngine(p, tta=tta)
-    return eng, input_spec(eng.meta)
-
-
-def load_engine(model_path=None, device: str = "auto", engine: str = "auto", tta: bool = False) -> Loaded:
-    """Load a model for prediction: a window model (``.onnx`` with ``kind = "windows"``, or a
-    ``trainer fit-windows`` checkpoint) or a whole-page model (``trainer fit``), as ONNX or
-    torch; None = the shipped default."""
-    from .windowinfer import PDF_DPI, OnnxWindows, TorchWindows, WindowEngine
-
-    path = Path(model_path) if model_path else default_model(engine)
-    onnx = path.suffix.lower() == ".onnx"
-    if engine == "onnx" and not onnx:
-        raise ValueError(f"{path}: --engine onnx needs an .onnx model (trainer export MODEL --onnx OUT.onnx)")
-    if onnx:
-        if not onnx_available():
-            raise ValueError("the onnx engine needs onnxruntime: pip install onnxruntime")
-        sess_meta = read_onnx_meta(onnx_session(path), path)
-        if sess_meta.get("kind") == "windows":
-            net = OnnxWindows(path)
-            whole, wspec = _whole_of(net.meta, path, tta)
-            eng = WindowEngine(net, net.meta, whole, wspec, tta)
-            return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)
-        eng = OnnxEngine(path, tta=tta)
-        return Loaded(eng, eng.meta, input_spec(eng.meta), float(eng.meta.get("dpi", 100.0)), path)
-    if _is_window_checkpoint(path):
-        net = TorchWindows(path)
-        whole, wspec = _whole_of(net.meta, path, tta)
-        eng = WindowEngine(net, net.meta, whole, wspec, tta)
-        return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)
-    from datagen.devices import resolve_device
-    from .models import load_model
-
-    dev = resolve_device(device)
-    model, ckpt = load_model(path, dev)
-    eng = TorchEngine(model, dev, tta=tta, temperature=float(ckpt.get("temperature", 1.0)))
-    return Loaded(eng, ckpt, input_spec(ckpt), float(ckpt.get("dataset_config", {}).get("dpi", 100.0)), path)
+def engine_answers(engine, inputs: list) -> tuple[np.ndarray, np.ndarray | None, list[dict]]:
+    """``(probs (B, 4), agree (B,) | None, infos)`` of a batch of :func:`engine_input` results."""
+    if hasattr(engine, "answers"):
+        probs, infos = engine.answers(inputs)
+        return probs, None, infos
+    probs, agree = engine.predict(np.stack(inputs))
+    return probs, agree, [{}] * len(inputs)
 
 
 def is_model_file(arg: str | os.PathLike) -> bool:

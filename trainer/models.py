@@ -11,6 +11,7 @@ Checkpoints are plain dicts of tensors and primitives, loaded with ``weights_onl
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 import pickle
 from pathlib import Path
 
@@ -21,6 +22,13 @@ import torchvision
 from datagen.contract import CLASSES
 
 from .options import ARCHS  # the choices live in a torch-free module (the CLI lists them)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; plain fp32 on the CPU (same code path, no-op context)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 FORMAT = "docorient-model/1"
 MEAN, STD = 0.5, 0.5

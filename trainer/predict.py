@@ -33,6 +33,8 @@ from datagen.atomic import atomic_write as _atomic
 from datagen.pages import Page, PageReader, Selection, Skip, expand
 from datagen.render import default_workers
 
+from .infer import engine_answers, engine_input
+
 ANGLES = (0, 90, 180, 270)
 
 
@@ -162,25 +164,6 @@ def iter_predictions(engine, sel: Selection, size, dpi: float, workers: int | No
             ready.clear()
         flush()
         yield from ready
-
-
-def engine_input(engine, page: Page, spec):
-    """What ``engine`` answers a read page from: its own ``page_input`` (the window engine), else
-    the whole-page model input (THE model-input function)."""
-    if hasattr(engine, "page_input"):
-        return engine.page_input(page)
-    from .infer import model_inputs
-
-    return model_inputs(page.fitted, page.paper, spec)
-
-
-def engine_answers(engine, inputs: list) -> tuple[np.ndarray, np.ndarray | None, list[dict]]:
-    """``(probs (B, 4), agree (B,) | None, infos)`` of a batch of :func:`engine_input` results."""
-    if hasattr(engine, "answers"):
-        probs, infos = engine.answers(inputs)
-        return probs, None, infos
-    probs, agree = engine.predict(np.stack(inputs))
-    return probs, agree, [{}] * len(inputs)
 
 
 def decide(file: str, page: int | None, pr: np.ndarray, agree, decision: Decision, info: dict) -> PagePrediction:
