@@ -151,11 +151,13 @@ def resample(gray: np.ndarray, factor: float) -> np.ndarray:
 def _window_sums(img: np.ndarray, win: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sums of ``img`` over every ``win``-px window on a ``stride`` grid, and the grid's rows and cols."""
     h, w = img.shape
-    ii = _cv2().integral(img.view(np.uint8) if img.dtype == bool else img, sdepth=_cv2().CV_32S).astype(np.int64)
+    ii = _cv2().integral(img.view(np.uint8) if img.dtype == bool else img, sdepth=_cv2().CV_32S)
     rows = np.arange(0, h - win + 1, stride)
     cols = np.arange(0, w - win + 1, stride)
     r, c = rows[:, None], cols[None, :]
-    return ii[r + win, c + win] - ii[r, c + win] - ii[r + win, c] + ii[r, c], rows, cols
+    # only the grid's corners are widened to int64 (the whole integral image need not be)
+    a, b = ii[r + win, c + win].astype(np.int64), ii[r, c + win].astype(np.int64)
+    return a - b - ii[r + win, c].astype(np.int64) + ii[r, c].astype(np.int64), rows, cols
 
 
 def glyph_centres(shape: tuple[int, int], comps: tuple, scale: float, target: float) -> np.ndarray:

@@ -186,7 +186,8 @@ def displayed(im: Image.Image) -> tuple[Image.Image, bool]:
     tags = getattr(im, "tag_v2", None)
     stored = (tags.get(256), tags.get(257)) if tags is not None else None
     im.load()
-    shown = ImageOps.exif_transpose(im)
+    # exif_transpose copies the whole image even when there is nothing to turn
+    shown = ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
     if stored and None not in stored and stored[0] != stored[1]:
         return shown, shown.size == (stored[1], stored[0])
     return shown, orientation in QUARTER_ORIENTATIONS

@@ -85,7 +85,9 @@ def to_gray(img: Image.Image) -> Image.Image:
         return Image.fromarray(np.clip(np.nan_to_num(a) + 0.5, 0, 255).astype(np.uint8), mode="L")
     if mode == "1":
         return img.convert("L")
-    return img.convert("RGB").convert("L")  # CMYK, YCbCr, LAB, HSV, P, RGB
+    if mode == "RGB":
+        return img.convert("L")
+    return img.convert("RGB").convert("L")  # CMYK, YCbCr, LAB, HSV, P
 
 
 def paper_level(gray: Image.Image | np.ndarray) -> int:
