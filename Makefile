@@ -65,7 +65,7 @@ SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fon
 	fonts-dancingscript fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-ecolier-court \
 	fonts-klee fonts-rufscript fonts-seto fonts-yozvox-yozfont fonts-yusei-magic fonts-navilu fonts-sjfonts \
 	fonts-blankenburg
-WINDOWS_FIT ?= --epochs 3 --threads 2 --val-every 1000 --seed 0
+WINDOWS_FIT ?= --epochs 5 --threads 2 --val-every 1000 --seed 0
 # the review threshold stored in the shipped model (docs/calibration.md gives how it was chosen)
 REVIEW_THRESHOLD ?= 0.8
 
@@ -78,8 +78,11 @@ model-data/synth-hand/synth.json: | fonts
 	datagen synth --out model-data/synth-hand --pages 800 --seed 1 --size-px 2200 --layouts note,letter --workers 2 --force
 model-data/synth2/synth.json: | fonts
 	datagen synth --out model-data/synth2 --pages 1500 --seed 2 --size-px 2200 --workers 2 --force
-model-data/windows/windows.json: model-data/synth/synth.json model-data/synth-hand/synth.json model-data/synth2/synth.json
-	datagen windows model-data/synth model-data/synth-hand model-data/synth2 --manifest data_manifests/debian-docs.toml \
+model-data/synth-hand2/synth.json: | fonts
+	datagen synth --out model-data/synth-hand2 --pages 800 --seed 3 --size-px 2200 --layouts note,letter --workers 2 --force
+model-data/windows/windows.json: model-data/synth/synth.json model-data/synth-hand/synth.json model-data/synth2/synth.json \
+		model-data/synth-hand2/synth.json
+	datagen windows model-data/synth model-data/synth-hand model-data/synth2 model-data/synth-hand2 --manifest data_manifests/debian-docs.toml \
 		--out model-data/windows --workers 2 --force
 
 model: install model-data/windows/windows.json
