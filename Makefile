@@ -91,8 +91,8 @@ model: install model-data/windows/windows.json
 ship: runs-full/windows/model.pt
 	trainer export runs-full/windows/model.pt --onnx trainer/weights/default.onnx --int8 --calibrate model-data/windows \
 		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD)
-	trainer export runs-full/windows/model.pt --pt trainer/weights/default.pt --whole default-whole.onnx \
-		--review-threshold $(REVIEW_THRESHOLD)
+	trainer export runs-full/windows/model.pt --pt trainer/weights/default.pt --calibrate model-data/windows \
+		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD)
 
 # the whole-page ResNet18 that answers pages without text: the page averaged down from 1024 px to
 # 128 px, then the same at 256 px from stage 1's weights (about 70 minutes on 2 CPU cores)

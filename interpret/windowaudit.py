@@ -77,7 +77,7 @@ def audit_windows(model: str, labels: Path, pages: int = 40, seed: int = 0) -> d
     eng = load_engine(model).engine
     if not hasattr(eng, "prep"):
         raise ValueError(f"{model}: not a window model")
-    net, k, target, win = eng.net, eng.prep.k, eng.prep.target, eng.prep.win
+    net, k, target, win = eng.net, eng.k, eng.prep.target, eng.prep.win
     rows = clean_pages(labels, pages)
     if not rows:
         raise ValueError(f"{labels}: no 0-degree rows to audit")

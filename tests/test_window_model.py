@@ -151,3 +151,23 @@ def test_interpret_audit_runs_on_a_window_model_with_window_positions_as_a_cue(r
     assert (tmp_path / "audit" / "report.md").read_text().startswith("# Window-model audit")
     r = cli_invoke(interpret_main, "audit", str(run / "f.onnx"), "--out", str(tmp_path / "a2"))
     assert r.exit_code != 0 and "--clean LABELS.csv" in r.output and not (tmp_path / "a2").exists()
+
+
+def test_export_with_calibration_windows_stores_a_fitted_escalation(run, tmp_path):
+    import torch
+
+    from trainer.cli import main as trainer_main
+    from trainer.windowinfer import OnnxWindows
+
+    args = ["export", str(run / "run" / "model.pt"), "--calibrate", str(run / "w"), "--k-max", "16", "--escalate", "0.7"]
+    r = cli_invoke(trainer_main, *args, "--pt", str(tmp_path / "e.pt"), "--onnx", str(tmp_path / "e.onnx"))
+    assert r.exit_code == 0, r.output
+    ck = torch.load(tmp_path / "e.pt", weights_only=True)
+    meta = OnnxWindows(tmp_path / "e.onnx").meta
+    for m in (ck, meta):
+        assert m["k"] == 8 and m["k_max"] == 16 and m["escalate"] == 0.7
+        assert 0.2 <= m["temperature_max"] <= 40
+    from trainer.loading import load_engine
+
+    eng = load_engine(str(tmp_path / "e.onnx")).engine
+    assert (eng.k, eng.k_max, eng.prep.k, eng.escalate) == (8, 16, 16, 0.7)

@@ -351,7 +351,13 @@ def fit_windows_cmd(windows, out, epochs, batch_size, lr, k, val_every, threads,
                                             "ONNX model that answers pages without text.")
 @click.option("--review-threshold", type=click.FloatRange(0, 1), default=None,
               help="Window models: the confidence below which answers need review (stored in the export).")
-def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, review_threshold):
+@click.option("--k-max", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="Window models, with --calibrate: the windows an uncertain page is read with again "
+                   "(its temperature is fitted on the folder's validation pages).")
+@click.option("--escalate", type=click.FloatRange(0, 1), default=0.8, show_default=True,
+              help="Window models, with --calibrate: the top probability after K windows below which a page "
+                   "is read with --k-max windows.")
+def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, review_threshold, k_max, escalate):
     """Export MODEL to ONNX, with its preprocessing contract (input size, normalisation, classes,
     temperature, review threshold) in the model's metadata.
 
@@ -368,7 +374,8 @@ def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, revie
             if p is not None and p.resolve() == model_path.resolve():
                 raise ValueError(f"{p}: is MODEL itself; write the export to another file")
         if _window_checkpoint(model_path):
-            return _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold)
+            return _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold,
+                                   k_max, escalate)
         if pt_out:
             export_half(model_path, pt_out)
             click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, float16 weights)")
@@ -392,12 +399,17 @@ def _window_checkpoint(path: Path) -> bool:
     return path.suffix.lower() == ".pt" and _is_window_checkpoint(path)
 
 
-def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold):
+def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold, k_max=64, escalate=0.8):
     import torch
 
-    from .windowexport import export_windows
+    from .windowexport import escalation, export_windows
 
     extra = {k: v for k, v in (("whole", whole), ("review_threshold", review_threshold)) if v is not None}
+    if calibrate:
+        extra |= escalation(model_path, calibrate, k_max, escalate)
+        if "temperature_max" in extra:
+            click.echo(f"escalation: below {escalate:g} after K windows, up to {extra['k_max']} windows "
+                       f"(temperature {extra['temperature_max']:.3f} on validation pages)")
     if pt_out:
         from datagen.atomic import atomic_write
 

@@ -21,7 +21,8 @@ import torch
 from .glyphnet import Uint8Windows
 from .windowfit import load_window_model
 
-META_KEYS = ("kind", "classes", "win", "target", "k", "temperature", "review_threshold", "whole")
+META_KEYS = ("kind", "classes", "win", "target", "k", "temperature", "k_max", "temperature_max", "escalate",
+             "review_threshold", "whole")
 
 
 def window_meta(ck: dict) -> dict:
@@ -50,6 +51,25 @@ def _calibration_windows(ck: dict, windows: str | os.PathLike | None, n: int = 2
         w = np.asarray(tr[idx])
         return np.stack([np.rot90(x, int(rng.integers(4))) for x in w])
     raise ValueError("int8 quantisation needs calibration windows: give --calibrate WINDOWS/ (a datagen windows folder)")
+
+
+def escalation(pt: str | os.PathLike, windows: str | os.PathLike, k_max: int = 64, escalate: float = 0.8) -> dict:
+    """The escalation of window checkpoint ``pt`` (:class:`trainer.windowinfer.WindowEngine`): a page whose
+    top probability after K windows is below ``escalate`` is read with up to ``k_max``, under
+    ``temperature_max``, fitted here on the validation pages of the ``datagen windows`` folder
+    ``windows`` as :func:`trainer.windowfit.fit_windows` fits the K-window temperature."""
+    from datagen.windows import load_windows
+
+    from .windowfit import fit_temperature, val_pages
+
+    net, ck = load_window_model(pt)
+    k = int(ck.get("k", 16))
+    if k_max <= k:
+        return {"k_max": k}
+    scores, labels = val_pages(net, load_windows(windows), k_max, seed=2, limit=2000)
+    if not len(labels):
+        raise ValueError(f"{windows}: no validation pages to fit the escalation temperature on")
+    return {"k_max": int(k_max), "temperature_max": fit_temperature(scores, labels), "escalate": float(escalate)}
 
 
 def export_windows(pt: str | os.PathLike, out: str | os.PathLike, int8: bool = False,

@@ -2,9 +2,12 @@
 
 :class:`WindowPrep` runs where the page is read (in the render workers of ``trainer predict``):
 it measures the text scale and cuts the windows (:func:`datagen.glyphs.page_windows`) from the
-page at its own resolution.  :class:`WindowEngine` then runs the window network on every window of
-a batch of pages at once, sums each page's window log-probabilities and applies the page
-temperature.  A page with no text scale (blank, a photo without text, a drawing) is answered by
+page at its own resolution.  :class:`WindowEngine` then runs the window network on the first K
+windows of every page of a batch at once, sums each page's window log-probabilities and applies
+the page temperature.  A page whose answer is still uncertain (top probability below the model's
+``escalate``) is read again with all its windows, up to ``k_max``, under the temperature fitted
+for that many (``temperature_max``): the hard pages get four times the evidence, the easy ones
+cost no more.  A page with no text scale (blank, a photo without text, a drawing) is answered by
 the whole-page model when the engine has one (``basis = "whole"``), else it gets a uniform answer
 flagged for review (``basis = "none"``).
 
@@ -95,8 +98,12 @@ class WindowEngine:
         self.net, self.meta, self.whole, self.tta = net, meta, whole, tta
         self.temperature = float(meta.get("temperature", 1.0))
         self.k = int(meta.get("k", 16))
+        # escalation: pages below `escalate` after K windows are read with up to k_max
+        self.k_max = max(self.k, int(meta.get("k_max", self.k)))
+        self.temperature_max = float(meta.get("temperature_max", self.temperature))
+        self.escalate = float(meta.get("escalate", 0.0)) if self.k_max > self.k else 0.0
         self.whole_spec = whole_spec
-        self.prep = WindowPrep(self.k, float(meta.get("target", 7.0)), int(meta.get("win", 64)),
+        self.prep = WindowPrep(self.k_max, float(meta.get("target", 7.0)), int(meta.get("win", 64)),
                                needs_fit=False)
         self.spec = whole_spec or (128, 128, 0)  # the whole view a page is also read at
 
@@ -136,9 +143,18 @@ class WindowEngine:
         infos = [{**info, "basis": basis} for basis, _, info in inputs]
         win_idx = [i for i, (b, _, _) in enumerate(inputs) if b == "windows"]
         if win_idx:
-            scores = self._window_scores([inputs[i][1] for i in win_idx])
+            first = [inputs[i][1][:self.k] for i in win_idx]
+            scores = self._window_scores(first)
             for i, s in zip(win_idx, scores):
                 probs[i] = _softmax(s / self.temperature)
+                infos[i]["windows"] = int(min(self.k, len(inputs[i][1])))
+            more = [(i, s) for i, s in zip(win_idx, scores)
+                    if probs[i].max() < self.escalate and len(inputs[i][1]) > self.k]
+            if more:
+                rest = self._window_scores([inputs[i][1][self.k:] for i, _ in more])
+                for (i, s), r in zip(more, rest):
+                    probs[i] = _softmax((s + r) / self.temperature_max)
+                    infos[i]["windows"] = int(len(inputs[i][1]))
         whole_idx = [i for i, (b, _, _) in enumerate(inputs) if b == "whole"]
         if whole_idx:
             p, _ = self.whole.predict(np.stack([inputs[i][1] for i in whole_idx]))
