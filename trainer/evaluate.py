@@ -45,6 +45,21 @@ class EvalResult:
     probs: list = field(default_factory=list)  # (4,) per sample, as the model answered (calibrated)
     labels: list = field(default_factory=list)
     review_threshold: float | None = None
+    skews: list[dict] = field(default_factory=list)  # pages with a ``skew`` label: its estimate and error
+    skew_group_by: tuple[str, ...] = ()
+
+    def skew_report(self) -> dict:
+        """Fine-skew error statistics over the pages whose labels carry a ``skew`` (absolute
+        error, degrees, modulo 90): n, median, 95th percentile, share over 1 degree, pages the
+        estimate flagged for review; overall and per value of each ``group_by`` field."""
+        if not self.skews:
+            return {}
+        out = _skew_stats(self.skews)
+        for f in self.skew_group_by:
+            vals = sorted({str(r.get(f, "")) for r in self.skews})
+            out.setdefault("groups", {})[f] = {v: _skew_stats([r for r in self.skews if str(r.get(f, "")) == v])
+                                               for v in vals}
+        return out
 
     def confidence_report(self) -> dict:
         """Calibration (ECE), accuracy at 100/99/95/90 % coverage, and the errors left unflagged at
@@ -82,6 +97,8 @@ class EvalResult:
             d["accuracy_at_coverage"] = {k: v["accuracy"] for k, v in conf["risk_coverage"]["at"].items()}
             if "review" in conf:
                 d["review"] = conf["review"]
+        if self.skews:
+            d["skew"] = self.skew_report()
         if self.groups:
             d["groups"] = {f: {k: {"accuracy": c / t if t else None, "n": t} for k, (c, t) in sorted(g.items())}
                            for f, g in self.groups.items()}
@@ -97,8 +114,9 @@ def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = 
     multi-view model sees their views (:func:`datagen.preprocess.views_of_square`)."""
     from .infer import TorchEngine
 
+    skew = has_skew_labels(data)
     if engine is not None and hasattr(engine, "answers"):
-        return evaluate_pages(engine, data, batch_size, keep_predictions, progress)
+        return evaluate_pages(engine, data, batch_size, keep_predictions, progress, skew=skew)
     res = EvalResult()
     if model is not None:
         model.eval()
@@ -132,6 +150,8 @@ def evaluate(model: torch.nn.Module | None, data, device: torch.device | None = 
         if progress is not None:
             progress.update(len(b.keys))
     res.errors = list(data.errors)
+    if skew:  # these squares carry no page: the labelled pages are read once more for their skew
+        _skew_pass(data, res)
     return res
 
 
@@ -152,13 +172,20 @@ def _tally(res: EvalResult, data, probs: np.ndarray, labels: list[int], keys: li
     res.n += len(keys)
 
 
-def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = False, progress=None) -> EvalResult:
+def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = False, progress=None,
+                   skew: bool = False) -> EvalResult:
     """:func:`evaluate` for an engine that reads pages (the window engine): the data's
-    :meth:`~trainer.data.EvalSource.page_items`, answered ``batch_size`` pages at a time."""
+    :meth:`~trainer.data.EvalSource.page_items`, answered ``batch_size`` pages at a time.
+    ``skew``: each page's fine skew is also estimated where it is read, and scored against its
+    ``skew`` label."""
     from .infer import engine_answers, engine_input
 
-    res = EvalResult()
+    res = EvalResult(skew_group_by=tuple(data.group_by))
     buf: list[tuple] = []
+    if skew:
+        from .skew import SkewPrep
+
+        inner, data.prep = data.prep, SkewPrep(data.prep)
 
     def flush():
         if not buf:
@@ -170,13 +197,75 @@ def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = 
             progress.update(len(buf))
         buf.clear()
 
-    for item in data.page_items():
-        buf.append(item)
-        if len(buf) >= batch_size:
-            flush()
-    flush()
+    try:
+        for item in data.page_items():
+            buf.append(item)
+            if skew:
+                pg, _, key, meta = item
+                _add_skew(res, key, meta, (pg.extra or {}).get("skew"))
+            if len(buf) >= batch_size:
+                flush()
+        flush()
+    finally:
+        if skew:
+            data.prep = inner
     res.errors = list(data.errors)
     return res
+
+
+# --------------------------------------------------------------------------- fine skew
+def has_skew_labels(data) -> bool:
+    """Whether ``data`` is a labelled CSV with a ``skew`` column (the clockwise fine tilt each
+    image shows as stored, degrees; an empty cell: not labelled).  A cell that is not a finite
+    number is a ``ValueError`` naming the CSV, its line and the file, raised before anything
+    is run."""
+    rows = getattr(data, "rows", None)
+    if not rows or not any("skew" in r for r in rows):
+        return False
+    for i, r in enumerate(rows, start=2):
+        v = (r.get("skew") or "").strip()
+        if not v:
+            continue
+        try:
+            ok = np.isfinite(float(v))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{getattr(data, 'path', 'labels')}: line {i} ({r.get('file')}): skew {v!r} is not a "
+                             "finite number of degrees")
+    return any((r.get("skew") or "").strip() for r in rows)
+
+
+def _add_skew(res: EvalResult, key: str, meta: dict, sk) -> None:
+    true = (str(meta.get("skew", "")) or "").strip()
+    if not true or sk is None:
+        return
+    err = (sk.angle - float(true) + 45.0) % 90.0 - 45.0  # the estimate is the tilt modulo 90
+    res.skews.append({"key": key, "true": float(true), "estimate": sk.angle, "error": round(err, 3),
+                      "needs_review": bool(sk.needs_review), **{f: str(meta.get(f, "")) for f in res.skew_group_by}})
+
+
+def _skew_pass(data, res: EvalResult) -> None:
+    """The labelled pages read again, each estimated by :func:`trainer.skew.estimate_skew` where
+    it is read (for engines whose inputs are squares, not pages); read errors are not counted twice."""
+    from .skew import SkewPrep
+
+    res.skew_group_by = tuple(data.group_by)
+    inner, n_err = data.prep, len(data.errors)
+    data.prep = SkewPrep(None)
+    try:
+        for pg, _, key, meta in data.page_items():
+            _add_skew(res, key, meta, (pg.extra or {}).get("skew"))
+    finally:
+        data.prep = inner
+        del data.errors[n_err:]
+
+
+def _skew_stats(rows: list[dict]) -> dict:
+    e = np.abs([r["error"] for r in rows])
+    return {"n": len(rows), "median_abs_error": round(float(np.median(e)), 3),
+            "p95_abs_error": round(float(np.percentile(e, 95)), 3), "over_1deg": round(float((e > 1.0).mean()), 4),
+            "needs_review": sum(r["needs_review"] for r in rows)}
 
 
 def format_result(res: EvalResult, title: str) -> str:
@@ -201,6 +290,15 @@ def format_result(res: EvalResult, title: str) -> str:
         lines.append("        " + "".join(f"{str(a) + '°':>7}" for a in ANGLES))
         for c, a in enumerate(ANGLES):
             lines.append(f"{str(a) + '°':>7} " + "".join(f"{v:>7}" for v in res.confusion[c]))
+    sk = res.skew_report()
+    if sk:
+        lines.append(f"fine skew on {sk['n']} labelled page(s): absolute error median {sk['median_abs_error']:.3f}°, "
+                     f"p95 {sk['p95_abs_error']:.3f}°, {100 * sk['over_1deg']:.1f} % over 1°, "
+                     f"{sk['needs_review']} flagged for review")
+        for f, groups in sk.get("groups", {}).items():
+            for g, st in groups.items():
+                lines.append(f"  skew, {f} {g or '(none)'}: median {st['median_abs_error']:.3f}°, "
+                             f"p95 {st['p95_abs_error']:.3f}° of {st['n']}")
     for f, groups in res.groups.items():
         lines.append(f"by {f}:")
         for g, (c, t) in sorted(groups.items()):
