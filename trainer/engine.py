@@ -32,16 +32,14 @@ from .data import CACHES, TrainStream, VariantData, micro_batch
 from .evaluate import evaluate
 from .models import autocast
 from .models import FORMAT, build_model, load_checkpoint, save_checkpoint
+from .optim import OptimConfig
 
 
 @dataclass
-class FitConfig:
+class FitConfig(OptimConfig):
     epochs: int = 8
     batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.05
     warmup_epochs: float = 1.0
-    label_smoothing: float = 0.05
     size: int | None = None
     device: str = "auto"
     seed: int = 0
@@ -395,7 +393,7 @@ def _build(run: FitRun, init: dict | None) -> None:
         model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     run.model = model
-    run.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run.optimizer = cfg.adamw(model.parameters())
     warmup = min(int(cfg.warmup_epochs * run.steps_per_epoch), max(0, run.total_steps // 5))
     run.scheduler = make_scheduler(run.optimizer, run.total_steps, warmup)
 

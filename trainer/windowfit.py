@@ -21,18 +21,16 @@ import torch
 from torch import nn
 
 from .glyphnet import GlyphNet, page_probs, page_scores
+from .optim import OptimConfig
 
 WINDOW_KIND = "windows"
 
 
 @dataclass
-class WindowFit:
+class WindowFit(OptimConfig):
     epochs: float = 3.0
     batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.05
     warmup: int = 300
-    label_smoothing: float = 0.05
     val_every: int = 2000
     val_windows: int = 20000
     k: int = 16  # windows a page votes with
@@ -148,7 +146,7 @@ def fit_windows(windows: str | os.PathLike, out: str | os.PathLike, cfg: WindowF
     steps_per_epoch = n // cfg.batch_size
     total = cfg.max_steps or int(cfg.epochs * steps_per_epoch)
     model = GlyphNet().to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = cfg.adamw(model.parameters())
     sched = _schedule(opt, cfg, total)
     step, history = 0, []
     last = out / "last.pt"
