@@ -24,14 +24,20 @@ class Loaded:
         return iter((self.engine, self.meta, self.spec, self.dpi, self.path))
 
 
-def _is_window_checkpoint(path: Path) -> bool:
+def _read_window_checkpoint(path: Path) -> dict | None:
+    """The window checkpoint (``trainer fit-windows``) at ``path``, read once (memory-mapped), or
+    None where the file is not one.  Loading passes the dict on, so the file is not read again."""
     import torch
 
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:
-        return False
-    return isinstance(ck, dict) and ck.get("kind") == "windows"
+        return None
+    return ck if isinstance(ck, dict) and ck.get("kind") == "windows" else None
+
+
+def _is_window_checkpoint(path: Path) -> bool:
+    return _read_window_checkpoint(path) is not None
 
 
 def _whole_of(meta: dict, path: Path, tta: bool):
@@ -67,8 +73,9 @@ def load_engine(model_path=None, device: str = "auto", engine: str = "auto", tta
             return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)
         eng = OnnxEngine(path, tta=tta)
         return Loaded(eng, eng.meta, input_spec(eng.meta), float(eng.meta.get("dpi", 100.0)), path)
-    if _is_window_checkpoint(path):
-        net = TorchWindows(path)
+    ck = _read_window_checkpoint(path)
+    if ck is not None:
+        net = TorchWindows(ck)  # the checkpoint as read above: load_window_model takes it as it is
         whole, wspec = _whole_of(net.meta, path, tta)
         eng = WindowEngine(net, net.meta, whole, wspec, tta)
         return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)

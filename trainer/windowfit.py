@@ -202,11 +202,13 @@ def checkpoint(model: nn.Module, windows_meta: dict, cfg: WindowFit, temperature
             "history": history}
 
 
-def load_window_model(path: str | os.PathLike) -> tuple[GlyphNet, dict]:
-    """A window checkpoint's GlyphNet (float32, eval mode) and the checkpoint dict."""
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+def load_window_model(path: str | os.PathLike | dict) -> tuple[GlyphNet, dict]:
+    """A window checkpoint's GlyphNet (float32, eval mode) and the checkpoint dict; ``path`` is
+    the checkpoint's file, or the checkpoint dict already read from it (then nothing is read)."""
+    ck = path if isinstance(path, dict) else torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ck, dict) or ck.get("kind") != WINDOW_KIND:
-        raise ValueError(f"{path}: not a window model checkpoint (trainer fit-windows writes one)")
+        name = "checkpoint" if isinstance(path, dict) else path
+        raise ValueError(f"{name}: not a window model checkpoint (trainer fit-windows writes one)")
     net = GlyphNet()
     net.load_state_dict({k: v.float() for k, v in ck["model"].items()})
     return net.eval(), ck
