@@ -17,7 +17,6 @@ Run from the repository root: ``python -m bench.audit --model runs/exact/model.p
 """
 from __future__ import annotations
 
-import random
 import sys
 import time
 from pathlib import Path
@@ -25,31 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from PIL import Image, ImageDraw
 
-from bench.common import arg_parser, finish, machine
+from bench.common import arg_parser, finish, machine, text_page
 
 S = 32
-
-
-def text_page(width: int, height: int, seed: int) -> Image.Image:
-    """A text-like page: a heading at the top left, left-aligned lines of "words"."""
-    rng = random.Random(seed)
-    m = max(4, width // 16)
-    im = Image.new("L", (width, height), 255)
-    d = ImageDraw.Draw(im)
-    bar = max(2, height // 55)
-    d.rectangle([m, m, m + width // 2, m + 3 * bar], fill=0)
-    y = m + 6 * bar
-    while y < height - m - bar:
-        x = m
-        end = width - m - (rng.randint(0, width // 3) if rng.random() < 0.3 else 0)
-        while x < end - 4:
-            ww = rng.randint(width // 30 + 2, width // 7 + 3)
-            d.rectangle([x, y, min(x + ww, end), y + bar], fill=0)
-            x += ww + max(2, width // 40)
-        y += 4 * bar
-    return im
 
 
 def synthetic_pages(seeds):

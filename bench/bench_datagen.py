@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync
+from bench.common import arg_parser, finish, machine as machine_of, free_cache, note_lines, report_head, sync
 from datagen.contract import ANGLES
 
 PAGE_HW = (1100, 850)  # a letter page at 100 dpi, portrait
@@ -203,24 +203,17 @@ def run_rotation(args, device: torch.device) -> list[dict]:
                          "skew": args.skew, "reps": reps, "pages_per_s": b * len(ANGLES) / sec})
             print(f"  rotation {name:<24} {h}x{w} B={b}: {b * len(ANGLES) / sec:,.0f} pages/s", file=sys.stderr)
         del pages
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        free_cache(device)
     return rows
 
 
 # --------------------------------------------------------------------------- report
 def report(res: dict) -> str:
     m = res["machine"]
-    gpu = m["gpu"] or "none"
-    lines = ["## docorient datagen benchmark", "",
-             f"Command: `{res['command']}`  ",
-             f"Machine: {m['cpu']}, {m['cores']} cores; GPU: {gpu}; torch {m['torch']} "
-             f"({m['torch_threads']} threads), kornia {m.get('kornia', '?')}, pdfium {m.get('pdfium', '?')}, "
-             f"poppler {m.get('poppler', 'missing')}, Python {m['python']}  ",
-             f"Load average (1 min) at start {m['loadavg_1min']:g}, at end {res['loadavg_end']:g} (includes this run)"
-             + (" -- OTHER LOAD ON THE MACHINE AT START, figures are pessimistic"
-                if m['loadavg_1min'] > 0.5 * m["cores"] else "") + "  ",
-             f"Settings: rotation `{res['args']['rotation']}`, size {res['args']['size']}, "
+    lines = report_head(res, "docorient datagen benchmark",
+                        f" ({m['torch_threads']} threads), kornia {m.get('kornia', '?')}, pdfium {m.get('pdfium', '?')}, "
+                        f"poppler {m.get('poppler', 'missing')}")
+    lines += [f"Settings: rotation `{res['args']['rotation']}`, size {res['args']['size']}, "
              f"dpi {res['args']['dpi']:g}, skew {res['args']['skew']:g}, {res['args']['pages']} pages per document, "
              f"device {res['device']}", ""]
     e2e = res.get("end_to_end")

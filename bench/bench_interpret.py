@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from bench.common import arg_parser, finish, machine as machine_of, sync
+from bench.common import arg_parser, finish, machine as machine_of, free_cache, report_head, sync
 
 METHODS = ("saliency", "guided-backprop", "integrated-gradients", "gradcam")
 
@@ -61,15 +61,8 @@ def report(res: dict) -> str:
     m = res["machine"]
     a = res["args"]
     ig1 = res["ig_single"]
-    lines = ["## docorient attribution benchmark", "",
-             f"Command: `{res['command']}`  ",
-             f"Machine: {m['cpu']}, {m['cores']} cores; GPU: {m['gpu'] or 'none'}; torch {m['torch']}, "
-             f"captum {m.get('captum', '?')}, Python {m['python']}  ",
-             f"Device: {res['device_name']}; torch threads {res['threads']}; fp32  ",
-             f"Load average (1 min) at start {m['loadavg_1min']:g}, at end {res['loadavg_end']:g} (includes this run)"
-             + (" -- OTHER LOAD ON THE MACHINE AT START, figures are pessimistic"
-                if m["loadavg_1min"] > 0.5 * m["cores"] else "") + "  ",
-             f"Model: {res['model']}; input {a['size']}x{a['size']}; {a['n']} images per call; "
+    lines = report_head(res, "docorient attribution benchmark", f", captum {m.get('captum', '?')}", "fp32")
+    lines += [f"Model: {res['model']}; input {a['size']}x{a['size']}; {a['n']} images per call; "
              f"best of {a['reps']} calls after a warm-up", "",
              "| method | batch | images | best s | attributions/s | ms per attribution |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -152,8 +145,7 @@ def main(argv=None) -> int:
             row["internal_batch"] = args.ig_internal_batch or max(1, min(64, args.steps * row["batch"]))
         print(f"  {row['per_s']:,.1f} attributions/s", file=sys.stderr)
         res["methods"].append(row)
-        if cuda:
-            torch.cuda.empty_cache()
+        free_cache(device)
 
     print(f"integrated-gradients: one image, {args.steps} steps ...", file=sys.stderr)
     x1, t1 = x[:1], t[:1]

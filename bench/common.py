@@ -69,11 +69,64 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def free_cache(device) -> None:
+    """Give the GPU's cached blocks back between measurements, so one does not inherit another's
+    memory (nothing on the CPU)."""
+    if getattr(device, "type", device) == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
 def arg_parser(doc: str) -> argparse.ArgumentParser:
     """A benchmark's parser: its module docstring's first paragraph as the description, with
     defaults shown in ``--help``."""
     return argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                    formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
+def report_head(res: dict, title: str, tools: str, device: str | None = None) -> list[str]:
+    """The first lines of a benchmark's Markdown report: the title, the command, the machine (with
+    ``tools``, the versions the benchmark cares about, written after torch's), the device line where
+    ``device`` is given (after the device's name and torch's threads) and the load average, with a
+    warning where the machine was already busy at the start."""
+    m = res["machine"]
+    lines = [f"## {title}", "",
+             f"Command: `{res['command']}`  ",
+             f"Machine: {m['cpu']}, {m['cores']} cores; GPU: {m['gpu'] or 'none'}; torch {m['torch']}{tools}, "
+             f"Python {m['python']}  "]
+    if device is not None:
+        lines.append(f"Device: {res['device_name']}; torch threads {res['threads']}; {device}  ")
+    lines.append(f"Load average (1 min) at start {m['loadavg_1min']:g}, at end {res['loadavg_end']:g} (includes this run)"
+                 + (" -- OTHER LOAD ON THE MACHINE AT START, figures are pessimistic"
+                    if m["loadavg_1min"] > 0.5 * m["cores"] else "") + "  ")
+    return lines
+
+
+def text_page(width: int = 170, height: int = 220, seed: int = 0, paper: int = 255, ink: int = 0,
+              margin: int | None = None):
+    """A text-like page (PIL ``L``): a heading bar at the top left, then left-aligned lines of
+    "words" (dark bars), some lines short; the same page for the same arguments."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    m = margin if margin is not None else max(4, width // 16)
+    im = Image.new("L", (width, height), paper)
+    d = ImageDraw.Draw(im)
+    bar = max(2, height // 55)
+    d.rectangle([m, m, m + width // 2, m + 3 * bar], fill=ink)  # heading, top left
+    y = m + 6 * bar
+    while y < height - m - bar:
+        x = m
+        line_end = width - m - (rng.randint(0, width // 3) if rng.random() < 0.3 else 0)
+        while x < line_end - 4:
+            ww = rng.randint(width // 30 + 2, width // 7 + 3)
+            d.rectangle([x, y, min(x + ww, line_end), y + bar], fill=ink)
+            x += ww + max(2, width // 40)
+        y += 4 * bar
+    return im
 
 
 def note_lines(res: dict) -> list[str]:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.common import arg_parser, finish, machine as machine_of, note_lines, sync
+from bench.common import arg_parser, finish, machine as machine_of, free_cache, note_lines, report_head, sync
 
 
 # --------------------------------------------------------------------------- machine
@@ -243,8 +243,7 @@ def measure(args, device, size: int, variant, x, y) -> list[dict]:
                     "images": a["images"], "wall_s": a["wall_s"], "images_per_s": a["images"] / a["wall_s"],
                     "round_images_per_s": a["rounds"], "final_loss": lp.last_loss})
     del loops
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    free_cache(device)
     return out
 
 
@@ -252,16 +251,10 @@ def measure(args, device, size: int, variant, x, y) -> list[dict]:
 def report(res: dict) -> str:
     m = res["machine"]
     a = res["args"]
-    lines = ["## docorient training-step benchmark", "",
-             f"Command: `{res['command']}`  ",
-             f"Machine: {m['cpu']}, {m['cores']} cores; GPU: {m['gpu'] or 'none'}; torch {m['torch']}, "
-             f"torchvision {m.get('torchvision', '?')}, Python {m['python']}  ",
-             f"Device: {res['device_name']}; torch threads {res['threads']}; DataLoader workers (ours) "
-             f"{a['workers']}; precision {'bf16 autocast' if res['device'].startswith('cuda') else 'fp32'}  ",
-             f"Load average (1 min) at start {m['loadavg_1min']:g}, at end {res['loadavg_end']:g} (includes this run)"
-             + (" -- OTHER LOAD ON THE MACHINE AT START, figures are pessimistic"
-                if m["loadavg_1min"] > 0.5 * m["cores"] else "") + "  ",
-             f"Data: {res['variant']} (strategy {res['strategy']}, stored at {res['variant_size']} px, "
+    lines = report_head(res, "docorient training-step benchmark", f", torchvision {m.get('torchvision', '?')}",
+                        f"DataLoader workers (ours) {a['workers']}; "
+                        f"precision {'bf16 autocast' if res['device'].startswith('cuda') else 'fp32'}")
+    lines += [f"Data: {res['variant']} (strategy {res['strategy']}, stored at {res['variant_size']} px, "
              f"{res['train_shards']} train shards, {res['train_samples']} train samples); arch {a['arch']}; "
              f"{a['warmup']} warm-up steps, then {a['steps']} timed steps per loop in {a['rounds']} "
              "rounds of alternating loop order", "",

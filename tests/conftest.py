@@ -14,33 +14,19 @@ Every fixture returns a factory so that a test can ask for exactly the data it n
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # bench/ is not installed: its helpers come from the checkout
+    sys.path.insert(0, str(ROOT))
+from bench.common import text_page as _text_page  # noqa: E402  (the benchmarks draw the same pages)
 
 torch.set_num_threads(1)
-
-
-def _text_page(width: int = 170, height: int = 220, seed: int = 0, paper: int = 255, ink: int = 0,
-               margin: int | None = None) -> Image.Image:
-    rng = random.Random(seed)
-    m = margin if margin is not None else max(4, width // 16)
-    im = Image.new("L", (width, height), paper)
-    d = ImageDraw.Draw(im)
-    bar = max(2, height // 55)
-    d.rectangle([m, m, m + width // 2, m + 3 * bar], fill=ink)  # heading, top left
-    y = m + 6 * bar
-    while y < height - m - bar:
-        x = m
-        line_end = width - m - (rng.randint(0, width // 3) if rng.random() < 0.3 else 0)
-        while x < line_end - 4:
-            ww = rng.randint(width // 30 + 2, width // 7 + 3)
-            d.rectangle([x, y, min(x + ww, line_end), y + bar], fill=ink)
-            x += ww + max(2, width // 40)
-        y += 4 * bar
-    return im
 
 
 @pytest.fixture(autouse=True, scope="session")
