@@ -56,7 +56,7 @@ demo: install
 # The default model, shipped inside the package (trainer/weights/): GlyphNet on glyph-scale windows
 # (docs/default-model.md).  Synthetic pages in 28 scripts (datagen synth: books, forms, slides,
 # handwritten notes and letters), plus the built-in corpus's train and val documents, degraded as
-# whole pages and cut into 64 px windows at a 7 px text scale; 3 epochs of windows turned one by
+# whole pages and cut into 64 px windows at a 7 px text scale; 5 epochs of windows turned one by
 # one.  About 35 minutes on 2 CPU cores.  `make ship` exports it (int8 ONNX + torch checkpoint)
 # beside the whole-page fallback.
 SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fonts-freefont-ttf fonts-ebgaramond \
