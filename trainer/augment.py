@@ -14,6 +14,28 @@ Two rules keep an augmentation from adding a shortcut of its own:
   whatever its class (``ScanAugment.forward`` takes images only);
 * geometric steps fill with the page's own paper level, never with zeros: they warp
   ``x - bg`` with zero padding and add ``bg`` back, which is exactly a fill with ``bg``.
+
+Where ``kornia.augmentation`` has a step's operation, the step uses it: the geometry
+(``RandomAffine``, ``RandomPerspective``), Gaussian blur (``RandomGaussianBlur``, replicated
+border), motion blur (``RandomMotionBlur``) and salt-and-pepper noise
+(``RandomSaltAndPepperNoise``); which pages a step degrades is still drawn here, per page and
+label-blind, and the kornia module then runs at ``p=1`` on those.  The steps kornia does not
+have as they are stay written by hand, each for a reason:
+
+* ``noise``: ``RandomGaussianNoise`` has one fixed deviation; this step draws the deviation per
+  page, uniform up to 0.05 (one setting would narrow the range trained on);
+* ``jpeg``: ``RandomJPEG`` (differentiable) costs about 25 ms per 128-px page on a CPU, the PIL
+  round trip about 0.4 ms;
+* ``light``: ``RandomLinearIllumination`` and ``RandomLinearCornerIllumination`` lay their
+  gradient from a side or a corner only, and ``RandomGaussianIllumination`` is a spot; this
+  step's gradient takes any direction, uniformly, plus a smooth field;
+* ``texture``, ``paper``: the plasma fields (``RandomPlasmaShadow``, ``RandomPlasmaBrightness``)
+  are fractal, not the fine bicubic field of the texture, and ``RandomContrast`` and
+  ``RandomBrightness`` keep no floor of contrast, which ``paper`` keeps at 0.45;
+* ``ink_weight`` uses ``kornia.morphology`` (no augmentation module draws erosion or dilation);
+  ``bleed``, ``stamp``, ``stroke``, ``borders``, ``fold``, ``fade``, ``binarise`` and
+  ``halftone`` have no kornia counterpart (``RandomPosterize`` keeps levels, not a threshold
+  between the page's own ink and paper; ``RandomErasing`` fills rectangles, not rings).
 """
 from __future__ import annotations
 
@@ -40,17 +62,6 @@ def _smooth_field(b: int, h: int, w: int, cells: int, device, dtype=torch.float3
 
 def _uniform(lo: float, hi: float, n: int, device) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, device=device)
-
-
-def _gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, k: int = 5) -> torch.Tensor:
-    """A Gaussian blur with one ``sigma`` per sample, as one grouped convolution."""
-    n = x.shape[0]
-    r = torch.arange(k, device=x.device, dtype=x.dtype) - k // 2
-    g = torch.exp(-(r.view(1, -1) ** 2) / (2 * sigma.view(-1, 1).to(x.dtype) ** 2))
-    g = g / g.sum(1, keepdim=True)  # (n, k)
-    kern = (g[:, :, None] * g[:, None, :]).view(n, 1, k, k)
-    y = F.conv2d(F.pad(x.view(1, n, *x.shape[-2:]), (k // 2,) * 4, mode="replicate"), kern, groups=n)
-    return y.view_as(x)
 
 
 def _jpeg(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
@@ -201,23 +212,23 @@ def _fold(aug, x, g: Grid, p: float):
     return x
 
 
-def _blur(aug, x, g: Grid, p: float):
-    """Gaussian blur, sigma 0.3 to 1.2 px (on the page clamped to [0, 1])."""
-    x = x.clamp(0, 1)
+def _on_some(aug, x, g: Grid, p: float, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``fn`` on the pages drawn with probability ``p`` (the others as they are)."""
     m = aug._p(p, g.b, g.dev)
     if m.any():
         idx = m.nonzero()[:, 0]
-        x[idx] = _gaussian_blur(x[idx], _uniform(0.3, 1.2, len(idx), g.dev))
+        x[idx] = fn(x[idx])
     return x
+
+
+def _blur(aug, x, g: Grid, p: float):
+    """Gaussian blur, sigma 0.3 to 1.2 px drawn per page (kornia; on the page clamped to [0, 1])."""
+    return _on_some(aug, x.clamp(0, 1), g, p, aug.blur)
 
 
 def _motion(aug, x, g: Grid, p: float):
     """Motion blur in any direction (kornia)."""
-    m = aug._p(p, g.b, g.dev)
-    if m.any():
-        idx = m.nonzero()[:, 0]
-        x[idx] = aug.motion(x[idx])
-    return x
+    return _on_some(aug, x, g, p, aug.motion)
 
 
 def _noise(aug, x, g: Grid, p: float):
@@ -227,24 +238,14 @@ def _noise(aug, x, g: Grid, p: float):
 
 
 def _salt_pepper(aug, x, g: Grid, p: float):
-    """Salt-and-pepper noise on 0.1 to 1 % of the pixels."""
-    m = aug._p(p, g.b, g.dev).view(g.b, 1, 1, 1)
-    if m.any():
-        amount = g.u(0.001, 0.01)
-        u = torch.rand_like(x)
-        x = torch.where(m & (u < amount / 2), torch.zeros_like(x),
-                        torch.where(m & (u > 1 - amount / 2), torch.ones_like(x), x))
-    return x
+    """Salt-and-pepper noise on 0.1 to 1 % of the pixels, the share drawn per page, half salt and
+    half pepper (kornia)."""
+    return _on_some(aug, x, g, p, aug.salt_pepper)
 
 
 def _jpeg_step(aug, x, g: Grid, p: float):
     """A JPEG round trip at quality 25 to 95 (on the page clamped to [0, 1])."""
-    x = x.clamp(0, 1)
-    m = aug._p(p, g.b, g.dev)
-    if m.any():
-        idx = m.nonzero()[:, 0]
-        x[idx] = _jpeg(x[idx], torch.randint(25, 96, (len(idx),)))
-    return x
+    return _on_some(aug, x.clamp(0, 1), g, p, lambda y: _jpeg(y, torch.randint(25, 96, (len(y),))))
 
 
 def _binarise(aug, x, g: Grid, p: float):
@@ -322,7 +323,10 @@ class ScanAugment(nn.Module):
                            p=p_geom, padding_mode="zeros"),
             K.RandomPerspective(distortion_scale=0.1, p=p_geom * 0.4),
         )
+        # kornia's own operations where it has the step, at p=1 on the pages the step drew (_on_some)
         self.motion = K.RandomMotionBlur(5, (-90.0, 90.0), 0.5, p=1.0)  # any direction, not just near-horizontal
+        self.blur = K.RandomGaussianBlur(5, (0.3, 1.2), border_type="replicate", p=1.0)
+        self.salt_pepper = K.RandomSaltAndPepperNoise(amount=(0.001, 0.01), salt_vs_pepper=0.5, p=1.0)
         self.register_buffer("kernel", torch.ones(2, 2), persistent=False)
         bayer = torch.tensor([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], dtype=torch.float32)
         self.register_buffer("bayer", (bayer + 0.5) / 16, persistent=False)
