@@ -171,3 +171,10 @@ def test_export_with_calibration_windows_stores_a_fitted_escalation(run, tmp_pat
 
     eng = load_engine(str(tmp_path / "e.onnx")).engine
     assert (eng.k, eng.k_max, eng.prep.k, eng.escalate) == (8, 16, 16, 0.7)
+    # a first vote of another K gets its own temperature; --k alone cannot fit one
+    r = cli_invoke(trainer_main, *args, "--k", "4", "--pt", str(tmp_path / "f.pt"))
+    assert r.exit_code == 0, r.output
+    f = torch.load(tmp_path / "f.pt", weights_only=True)
+    assert f["k"] == 4 and f["temperature"] != ck["temperature"] and f["temperature_max"] == m["temperature_max"]
+    r = cli_invoke(trainer_main, "export", str(run / "run" / "model.pt"), "--k", "4", "--pt", str(tmp_path / "g.pt"))
+    assert r.exit_code != 0 and "--calibrate" in r.output and not (tmp_path / "g.pt").exists()

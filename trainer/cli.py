@@ -351,13 +351,17 @@ def fit_windows_cmd(windows, out, epochs, batch_size, lr, k, val_every, threads,
                                             "ONNX model that answers pages without text.")
 @click.option("--review-threshold", type=click.FloatRange(0, 1), default=None,
               help="Window models: the confidence below which answers need review (stored in the export).")
+@click.option("--k", "k_first", type=click.IntRange(1, 1024), default=None,
+              help="Window models, with --calibrate: the windows every page is read with first (default: the "
+                   "checkpoint's K; its temperature is fitted on the folder's validation pages).")
 @click.option("--k-max", type=click.IntRange(1, 1024), default=64, show_default=True,
               help="Window models, with --calibrate: the windows an uncertain page is read with again "
                    "(its temperature is fitted on the folder's validation pages).")
 @click.option("--escalate", type=click.FloatRange(0, 1), default=0.8, show_default=True,
               help="Window models, with --calibrate: the top probability after K windows below which a page "
                    "is read with --k-max windows.")
-def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, review_threshold, k_max, escalate):
+def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, review_threshold, k_first, k_max,
+               escalate):
     """Export MODEL to ONNX, with its preprocessing contract (input size, normalisation, classes,
     temperature, review threshold) in the model's metadata.
 
@@ -375,7 +379,7 @@ def export_cmd(model_path, onnx_out, pt_out, fp32, int8, calibrate, whole, revie
                 raise ValueError(f"{p}: is MODEL itself; write the export to another file")
         if _window_checkpoint(model_path):
             return _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold,
-                                   k_max, escalate)
+                                   k_max, escalate, k_first)
         if pt_out:
             export_half(model_path, pt_out)
             click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, float16 weights)")
@@ -399,16 +403,21 @@ def _window_checkpoint(path: Path) -> bool:
     return path.suffix.lower() == ".pt" and _is_window_checkpoint(path)
 
 
-def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold, k_max=64, escalate=0.8):
+def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold, k_max=64, escalate=0.8,
+                    k_first=None):
     import torch
 
     from .windowexport import escalation, export_windows
 
     extra = {k: v for k, v in (("whole", whole), ("review_threshold", review_threshold)) if v is not None}
+    if k_first and not calibrate:
+        raise click.UsageError("--k needs --calibrate WINDOWS/: its page temperature is fitted on validation pages")
     if calibrate:
-        extra |= escalation(model_path, calibrate, k_max, escalate)
+        extra |= escalation(model_path, calibrate, k_max, escalate, k_first)
+        if "temperature" in extra:
+            click.echo(f"vote: {extra['k']} windows first (temperature {extra['temperature']:.3f} on validation pages)")
         if "temperature_max" in extra:
-            click.echo(f"escalation: below {escalate:g} after K windows, up to {extra['k_max']} windows "
+            click.echo(f"escalation: below {escalate:g}, up to {extra['k_max']} windows "
                        f"(temperature {extra['temperature_max']:.3f} on validation pages)")
     if pt_out:
         from datagen.atomic import atomic_write

@@ -53,23 +53,31 @@ def _calibration_windows(ck: dict, windows: str | os.PathLike | None, n: int = 2
     raise ValueError("int8 quantisation needs calibration windows: give --calibrate WINDOWS/ (a datagen windows folder)")
 
 
-def escalation(pt: str | os.PathLike, windows: str | os.PathLike, k_max: int = 64, escalate: float = 0.8) -> dict:
-    """The escalation of window checkpoint ``pt`` (:class:`trainer.windowinfer.WindowEngine`): a page whose
-    top probability after K windows is below ``escalate`` is read with up to ``k_max``, under
-    ``temperature_max``, fitted here on the validation pages of the ``datagen windows`` folder
-    ``windows`` as :func:`trainer.windowfit.fit_windows` fits the K-window temperature."""
+def escalation(pt: str | os.PathLike, windows: str | os.PathLike, k_max: int = 64, escalate: float = 0.8,
+               k: int | None = None) -> dict:
+    """The vote of window checkpoint ``pt`` (:class:`trainer.windowinfer.WindowEngine`): a page
+    is first read with ``k`` windows (default: the checkpoint's K); one whose top probability is
+    then below ``escalate`` is read with up to ``k_max``.  Each of the two votes gets its page
+    temperature (``temperature``, ``temperature_max``) fitted here on the validation pages of the
+    ``datagen windows`` folder ``windows``, as :func:`trainer.windowfit.fit_windows` fits its own."""
     from datagen.windows import load_windows
 
     from .windowfit import fit_temperature, val_pages
 
     net, ck = load_window_model(pt)
-    k = int(ck.get("k", 16))
+    k = int(k or ck.get("k", 16))
+    ws = load_windows(windows)
+
+    def temperature(n: int) -> float:
+        scores, labels = val_pages(net, ws, n, seed=2, limit=2000)
+        if not len(labels):
+            raise ValueError(f"{windows}: no validation pages to fit the page temperature on")
+        return fit_temperature(scores, labels)
+
+    out: dict = {"k": k, "temperature": temperature(k)} if k != int(ck.get("k", 16)) else {}
     if k_max <= k:
-        return {"k_max": k}
-    scores, labels = val_pages(net, load_windows(windows), k_max, seed=2, limit=2000)
-    if not len(labels):
-        raise ValueError(f"{windows}: no validation pages to fit the escalation temperature on")
-    return {"k_max": int(k_max), "temperature_max": fit_temperature(scores, labels), "escalate": float(escalate)}
+        return {**out, "k_max": k}
+    return {**out, "k_max": int(k_max), "temperature_max": temperature(k_max), "escalate": float(escalate)}
 
 
 def export_windows(pt: str | os.PathLike, out: str | os.PathLike, int8: bool = False,
