@@ -73,6 +73,13 @@ class Page:
         bold = self.family_style(role if role == reg.face.role else "text", size, bold=True, family=reg.face.family)
         return reg, bold or reg
 
+    def body(self, lo: float, hi: float) -> tuple[float, Style, Style, Text]:
+        """A layout's body text: its size (drawn in ``[lo, hi)`` points, in page units), regular and
+        bold styles (:meth:`styles`) and the text the regular face draws (:meth:`T`)."""
+        size = self.rng.uniform(lo, hi) * self.u
+        body, bold = self.styles(size)
+        return size, body, bold, self.T(body)
+
     def hand(self, size: float) -> Style:
         """A handwriting face; where none covers the script, an italic text face (else upright)."""
         st = self.family_style("hand", size)

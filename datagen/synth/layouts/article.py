@@ -7,9 +7,7 @@ from ..page import Page
 
 def lay_article(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(11, 17) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(11, 17)
     x0, y0, x1, y1 = margins(pg, 0.03, 0.08)
     landscape = pg.w > pg.h
     if r.random() < 0.45:   # masthead

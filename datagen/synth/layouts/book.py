@@ -7,9 +7,7 @@ from ..page import Page
 
 def lay_book(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(12, 21) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(12, 21)
     x0, y0, x1, y1 = furniture(pg, margins(pg, 0.06, 0.13), body, p_head=0.7, p_foot=0.25, p_num=0.9)
     lead = pg.lead(body, r.uniform(1.15, 1.45))
     justify = r.random() < 0.75

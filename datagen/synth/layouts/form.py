@@ -34,9 +34,7 @@ class Form:
 
 def lay_form(pg: Page):
     r = pg.rng
-    size = r.uniform(11, 16) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(11, 16)
     hand = pg.hand(size * r.uniform(1.1, 1.5))
     x0, y0, x1, y1 = margins(pg, 0.04, 0.09)
     line = pg.gray(r.uniform(0.6, 1.0))

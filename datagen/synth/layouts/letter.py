@@ -7,9 +7,7 @@ from ..page import Page
 
 def lay_letter(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(13, 19) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(13, 19)
     x0, y0, x1, y1 = margins(pg, 0.08, 0.14)
     lead = pg.lead(body, r.uniform(1.2, 1.5))
     small = body.at(size * 0.8)

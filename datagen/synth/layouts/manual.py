@@ -75,9 +75,7 @@ class Manual:
 
 def lay_manual(pg: Page):
     r = pg.rng
-    size = r.uniform(12, 17) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(12, 17)
     code = pg.code_style(size * r.uniform(0.85, 1.0))
     x0, y0, x1, y1 = furniture(pg, margins(pg, 0.06, 0.12), body, p_head=0.75, p_foot=0.5, p_num=0.9)
     lead = pg.lead(body, r.uniform(1.25, 1.5))

@@ -7,9 +7,7 @@ from ..page import Page
 
 def lay_slide(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(20, 34) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(20, 34)
     s = min(pg.w, pg.h)
     x0, y0, x1, y1 = int(pg.w * r.uniform(0.05, 0.09)), int(s * r.uniform(0.05, 0.09)), \
         pg.w - int(pg.w * r.uniform(0.05, 0.09)), pg.h - int(s * r.uniform(0.05, 0.09))

@@ -7,9 +7,7 @@ from ..page import Page
 
 def lay_table(pg: Page):
     r, cv = pg.rng, pg.cv
-    size = r.uniform(11, 16) * pg.u
-    body, bold = pg.styles(size)
-    T = pg.T(body)
+    size, body, bold, T = pg.body(11, 16)
     x0, y0, x1, y1 = furniture(pg, margins(pg, 0.04, 0.1), body, p_head=0.4, p_foot=0.3, p_num=0.6)
     y = y0
     n_tables = 2 if r.random() < 0.25 else 1
