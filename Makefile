@@ -57,7 +57,7 @@ demo: install
 # (docs/default-model.md).  Synthetic pages in 28 scripts (datagen synth: books, forms, slides,
 # handwritten notes and letters), plus the built-in corpus's train and val documents, degraded as
 # whole pages and cut into 64 px windows at a 7 px text scale; 5 epochs of windows turned one by
-# one.  About 35 minutes on 2 CPU cores.  `make ship` exports it (int8 ONNX + torch checkpoint)
+# one.  About 65 minutes on 2 idle CPU cores (docs/default-model.md).  `make ship` exports it (int8 ONNX + torch checkpoint)
 # beside the whole-page fallback.
 SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fonts-freefont-ttf fonts-ebgaramond \
 	fonts-sil-gentiumplus fonts-sil-charis fonts-sil-abyssinica fonts-sil-padauk fonts-sil-scheherazade fonts-kacst \
@@ -67,7 +67,9 @@ SYNTH_FONTS := fonts-noto-core fonts-noto-cjk fonts-dejavu fonts-liberation2 fon
 	fonts-blankenburg
 WINDOWS_FIT ?= --epochs 5 --threads 2 --val-every 1000 --seed 0
 # the review threshold stored in the shipped model (docs/calibration.md gives how it was chosen)
-REVIEW_THRESHOLD ?= 0.8
+REVIEW_THRESHOLD ?= 0.9
+# the vote: 8 windows first, up to 64 for a page still below 0.9 (docs/default-model.md)
+VOTE ?= --k 8 --k-max 64 --escalate 0.9
 
 fonts:
 	@fc-list 2>/dev/null | grep -qi klee || { apt-get update -q && apt-get install -y -q --no-install-recommends $(SYNTH_FONTS); }
@@ -90,9 +92,9 @@ model: install model-data/windows/windows.json
 
 ship: runs-full/windows/model.pt
 	trainer export runs-full/windows/model.pt --onnx trainer/weights/default.onnx --int8 --calibrate model-data/windows \
-		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD)
+		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD) $(VOTE)
 	trainer export runs-full/windows/model.pt --pt trainer/weights/default.pt --calibrate model-data/windows \
-		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD)
+		--whole default-whole.onnx --review-threshold $(REVIEW_THRESHOLD) $(VOTE)
 
 # the whole-page ResNet18 that answers pages without text: the page averaged down from 1024 px to
 # 128 px, then the same at 256 px from stage 1's weights (about 70 minutes on 2 CPU cores)
