@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Protocol
 
 from .canvas import Canvas
@@ -143,3 +144,15 @@ class Page:
             if self.cv.tw(st, s) <= width:
                 return s
         return self.fits(st, T.phrase(self.rng, max_chars), width)
+
+
+@dataclass
+class Column:
+    """What every block of one page's text column shares (a layout's dataclass extends it): the
+    page, its text, the column's left and right edges, its bottom and the body size."""
+    pg: Page
+    T: Text
+    x0: float
+    x1: float
+    y1: float
+    size: float

@@ -7,19 +7,13 @@ from typing import Callable
 
 from ..elements import figure, fmt_number, margins
 from ..fonts import Style
-from ..page import Page
+from ..page import Column, Page
 from ..text import Text
 
 
 @dataclass
-class Form:
+class Form(Column):
     """What every row of one form shares: its width, bottom, styles, rules and the hand that fills it."""
-    pg: Page
-    T: Text
-    x0: float
-    x1: float
-    y1: float
-    size: float
     bold: Style
     small: Style
     hand: Style

@@ -8,62 +8,62 @@ from typing import Callable
 
 from ..elements import bullet, furniture, margins
 from ..fonts import Style
-from ..page import Page
-from ..text import Text
+from ..page import Column, Page
 
 
 _CODE_WORDS = ("value", "path", "count", "buffer", "index", "name", "size", "item", "result", "config", "data",
                "line", "file", "node", "start", "offset", "limit", "key", "page", "table", "user", "state", "text")
 
 
+def _shell_line(r: random.Random, w: Callable[[], str], depth: int) -> tuple[str, int]:
+    return r.choice([f"$ {w()} --{w()} {w()}.txt", f"$ {w()}-{w()} -{r.choice('avxnq')} {r.randint(1, 99)}",
+                     f"# {w()} {w()}", f"  {w()}: {r.randint(0, 9999)}"]), depth
+
+
+def _python_line(r: random.Random, w: Callable[[], str], depth: int) -> tuple[str, int]:
+    """A def or an if (one level in, at most three), a return (one level out) or a statement."""
+    ind, c = "    " * depth, r.randrange(5)
+    if c == 0 and depth < 3:
+        return f"{ind}def {w()}_{w()}({w()}, {w()}=None):", depth + 1
+    if c == 1 and depth < 3:
+        return f"{ind}if {w()} > {r.randint(0, 99)}:", depth + 1
+    if c == 2 and depth:
+        return f"{ind}return {w()} + {r.randint(1, 9)}", depth - 1
+    return f"{ind}{w()} = {w()}[{r.randint(0, 9)}]  # {w()}", depth
+
+
+def _c_line(r: random.Random, w: Callable[[], str], depth: int) -> tuple[str, int]:
+    """A for loop's opening (one level in, at most three), a closing brace or a statement."""
+    ind, c = "  " * depth, r.randrange(4)
+    if c == 0 and depth < 3:
+        return f"{ind}for (int i = 0; i < {w()}; i++) {{", depth + 1
+    if c == 1 and depth:
+        return "  " * (depth - 1) + "}", depth - 1
+    return f"{ind}{w()}->{w()} = {w()}({w()}, {r.randint(0, 255)});", depth
+
+
+def _config_line(r: random.Random, w: Callable[[], str], depth: int) -> tuple[str, int]:
+    return r.choice([f"[{w()}]", f"{w()} = {r.randint(0, 999)}", f"{w()}_{w()} = \"{w()}\"", ""]), depth
+
+
+# The kinds of code block, each a function (rng, word, depth) -> (line, depth after it).
+_CODE_KINDS = {"shell": _shell_line, "python": _python_line, "c": _c_line, "config": _config_line}
+
+
 def code_lines(r: random.Random, n: int) -> list[str]:
     w = lambda: r.choice(_CODE_WORDS)
-    kind = r.choice(["shell", "python", "c", "config"])
+    line_of = _CODE_KINDS[r.choice(["shell", "python", "c", "config"])]
     out = []
     depth = 0
     for _ in range(n):
-        if kind == "shell":
-            out.append(r.choice([f"$ {w()} --{w()} {w()}.txt", f"$ {w()}-{w()} -{r.choice('avxnq')} {r.randint(1, 99)}",
-                                 f"# {w()} {w()}", f"  {w()}: {r.randint(0, 9999)}"]))
-        elif kind == "python":
-            ind = "    " * depth
-            c = r.randrange(5)
-            if c == 0 and depth < 3:
-                out.append(f"{ind}def {w()}_{w()}({w()}, {w()}=None):")
-                depth += 1
-            elif c == 1 and depth < 3:
-                out.append(f"{ind}if {w()} > {r.randint(0, 99)}:")
-                depth += 1
-            elif c == 2 and depth:
-                out.append(f"{ind}return {w()} + {r.randint(1, 9)}")
-                depth -= 1
-            else:
-                out.append(f"{ind}{w()} = {w()}[{r.randint(0, 9)}]  # {w()}")
-        elif kind == "c":
-            ind = "  " * depth
-            c = r.randrange(4)
-            if c == 0 and depth < 3:
-                out.append(f"{ind}for (int i = 0; i < {w()}; i++) {{")
-                depth += 1
-            elif c == 1 and depth:
-                depth -= 1
-                out.append("  " * depth + "}")
-            else:
-                out.append(f"{ind}{w()}->{w()} = {w()}({w()}, {r.randint(0, 255)});")
-        else:
-            out.append(r.choice([f"[{w()}]", f"{w()} = {r.randint(0, 999)}", f"{w()}_{w()} = \"{w()}\"", ""]))
+        line, depth = line_of(r, w, depth)
+        out.append(line)
     return out
 
 
 @dataclass
-class Manual:
+class Manual(Column):
     """What every block of one manual page shares."""
-    pg: Page
-    T: Text
-    x0: float
-    x1: float
-    y1: float
-    size: float
     body: Style
     bold: Style
     code: Style | None
