@@ -166,20 +166,20 @@ def main(argv=None) -> int:
         res.setdefault("by_k", {})[k] = float(c.mean())
 
     print("\n".join(out), flush=True)
-    out += ["", "| text scale (px) | window accuracy | page accuracy (K = %d) |" % k0, "|---:|---:|---:|"]
-    for t in [float(x) for x in a.targets.split(",")]:
-        lp = base if t == t0 else window_logprobs(net, rows, k0, t, w0, a.threads)
-        wc = np.concatenate([l.argmax(1) == yy for l, yy in zip(lp, y) if len(l)])
-        c, _ = page_correct(lp, y, k0)
-        out.append(f"| {t:g} | {100 * wc.mean():.1f} % | {_fmt(_interval(c, docs))} |")
-        res.setdefault("by_target", {})[t] = [float(wc.mean()), float(c.mean())]
-    out += ["", "| window side (px) | window accuracy | page accuracy (K = %d) |" % k0, "|---:|---:|---:|"]
-    for s in [int(x) for x in a.sizes.split(",")]:
-        lp = base if s == w0 else window_logprobs(net, rows, k0, t0, s, a.threads)
-        wc = np.concatenate([l.argmax(1) == yy for l, yy in zip(lp, y) if len(l)])
-        c, _ = page_correct(lp, y, k0)
-        out.append(f"| {s} | {100 * wc.mean():.1f} % | {_fmt(_interval(c, docs))} |")
-        res.setdefault("by_size", {})[s] = [float(wc.mean()), float(c.mean())]
+    def sweep(key: str, header: str, values: list, own, lp_of) -> None:
+        """One table row per value: window and page accuracy with the windows ``lp_of(value)``."""
+        out.extend(["", f"| {header} | window accuracy | page accuracy (K = {k0}) |", "|---:|---:|---:|"])
+        for v in values:
+            lp = base if v == own else lp_of(v)
+            wc = np.concatenate([l.argmax(1) == yy for l, yy in zip(lp, y) if len(l)])
+            c, _ = page_correct(lp, y, k0)
+            out.append(f"| {v:g} | {100 * wc.mean():.1f} % | {_fmt(_interval(c, docs))} |")
+            res.setdefault(key, {})[v] = [float(wc.mean()), float(c.mean())]
+
+    sweep("by_target", "text scale (px)", [float(x) for x in a.targets.split(",")], t0,
+          lambda t: window_logprobs(net, rows, k0, t, w0, a.threads))
+    sweep("by_size", "window side (px)", [int(x) for x in a.sizes.split(",")], w0,
+          lambda s: window_logprobs(net, rows, k0, t0, s, a.threads))
 
     c, _ = page_correct(base, y, k0)
     for col in ("kind", "script"):
