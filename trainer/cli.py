@@ -142,9 +142,9 @@ def _run(fn):
               help="Write reliability.png and risk-coverage.png into this folder.")
 def eval_cmd(args, split, group_by, as_json, tta, dpi, batch_size, workers, engine, device, plots):
     """Evaluate MODEL (default: the shipped model) on DATA: a variant folder (its test split), a
-    CSV with columns file,angle, a manifest (.toml: its pages turned to all four angles, by kind
-    and script), or PDFs, images and folders of them (upright pages turned losslessly to all four
-    angles).
+    CSV with columns file,angle[,skew] (with skew: the fine skew's errors too), a manifest (.toml:
+    its pages turned to all four angles, by kind and script), or PDFs, images and folders of them
+    (upright pages turned losslessly to all four angles).
 
     \b
     Example:  trainer eval runs/exact/model.pt shards/exact
