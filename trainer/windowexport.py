@@ -65,7 +65,8 @@ def escalation(pt: str | os.PathLike, windows: str | os.PathLike, k_max: int = 6
     from .windowfit import fit_temperature, val_pages
 
     net, ck = load_window_model(pt)
-    k = int(k or ck.get("k", 16))
+    own = int(ck.get("k", 16))
+    k = int(k or own)
     ws = load_windows(windows)
 
     def temperature(n: int) -> float:
@@ -74,7 +75,7 @@ def escalation(pt: str | os.PathLike, windows: str | os.PathLike, k_max: int = 6
             raise ValueError(f"{windows}: no validation pages to fit the page temperature on")
         return fit_temperature(scores, labels)
 
-    out: dict = {"k": k, "temperature": temperature(k)} if k != int(ck.get("k", 16)) else {}
+    out: dict = {"k": k, "temperature": temperature(k)} if k != own else {}
     if k_max <= k:
         return {**out, "k_max": k}
     return {**out, "k_max": int(k_max), "temperature_max": temperature(k_max), "escalate": float(escalate)}

@@ -6,8 +6,8 @@ page at its own resolution.  :class:`WindowEngine` then runs the window network 
 windows of every page of a batch at once, sums each page's window log-probabilities and applies
 the page temperature.  A page whose answer is still uncertain (top probability below the model's
 ``escalate``) is read again with all its windows, up to ``k_max``, under the temperature fitted
-for that many (``temperature_max``): the hard pages get four times the evidence, the easy ones
-cost no more.  A page with no text scale (blank, a photo without text, a drawing) is answered by
+for that many (``temperature_max``): the hard pages get ``k_max / K`` times the evidence, the
+easy ones no more network work.  A page with no text scale (blank, a photo without text, a drawing) is answered by
 the whole-page model when the engine has one (``basis = "whole"``), else it gets a uniform answer
 flagged for review (``basis = "none"``).
 
