@@ -1,6 +1,7 @@
 """Prediction and evaluation shared by ``trainer eval/predict`` and ``interpret``."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,12 +181,10 @@ def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = 
     ``skew`` label."""
     from .infer import engine_answers, engine_input
 
+    from .skew import SkewPrep
+
     res = EvalResult(skew_group_by=tuple(data.group_by))
     buf: list[tuple] = []
-    if skew:
-        from .skew import SkewPrep
-
-        inner, data.prep = data.prep, SkewPrep(data.prep)
 
     def flush():
         if not buf:
@@ -197,7 +196,7 @@ def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = 
             progress.update(len(buf))
         buf.clear()
 
-    try:
+    with _prep_as(data, SkewPrep(data.prep) if skew else data.prep):
         for item in data.page_items():
             buf.append(item)
             if skew:
@@ -206,9 +205,6 @@ def evaluate_pages(engine, data, batch_size: int = 64, keep_predictions: bool = 
             if len(buf) >= batch_size:
                 flush()
         flush()
-    finally:
-        if skew:
-            data.prep = inner
     res.errors = list(data.errors)
     return res
 
@@ -237,7 +233,7 @@ def has_skew_labels(data) -> bool:
 
 
 def _add_skew(res: EvalResult, key: str, meta: dict, sk) -> None:
-    true = (str(meta.get("skew", "")) or "").strip()
+    true = str(meta.get("skew", "")).strip()
     if not true or sk is None:
         return
     err = (sk.angle - float(true) + 45.0) % 90.0 - 45.0  # the estimate is the tilt modulo 90
@@ -251,14 +247,23 @@ def _skew_pass(data, res: EvalResult) -> None:
     from .skew import SkewPrep
 
     res.skew_group_by = tuple(data.group_by)
-    inner, n_err = data.prep, len(data.errors)
-    data.prep = SkewPrep(None)
+    n_err = len(data.errors)
     try:
-        for pg, _, key, meta in data.page_items():
-            _add_skew(res, key, meta, (pg.extra or {}).get("skew"))
+        with _prep_as(data, SkewPrep(None)):
+            for pg, _, key, meta in data.page_items():
+                _add_skew(res, key, meta, (pg.extra or {}).get("skew"))
+    finally:
+        del data.errors[n_err:]
+
+
+@contextlib.contextmanager
+def _prep_as(data, prep):
+    """``data`` read with the render workers' ``prep`` for the time of the block."""
+    inner, data.prep = data.prep, prep
+    try:
+        yield data
     finally:
         data.prep = inner
-        del data.errors[n_err:]
 
 
 def _skew_stats(rows: list[dict]) -> dict:
