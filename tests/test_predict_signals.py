@@ -47,12 +47,13 @@ def _vector_pdf(path: Path, pages: int) -> Path:
 
 @pytest.fixture
 def inbox(tmp_path, text_page):
-    """in/a.png, in/b.png (quick) and in/z.pdf: 16 pages that take a while at 1200 dpi."""
+    """in/a.png, in/b.png (quick) and in/z.pdf: 64 pages that take a while at 1200 dpi (long enough
+    that a second interpreter starts before the first run ends, on a quiet machine too)."""
     folder = tmp_path / "in"
     folder.mkdir()
     text_page(40, 56, seed=1).save(folder / "a.png")
     text_page(40, 56, seed=2).save(folder / "b.png")
-    _vector_pdf(folder / "z.pdf", 16)
+    _vector_pdf(folder / "z.pdf", 64)
     return folder
 
 
