@@ -36,7 +36,7 @@ help:
 install:
 	@command -v pdftoppm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends poppler-utils fonts-dejavu-core; }
 	@$(PYTHON) -c "import torch, torchvision" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	@command -v datagen >/dev/null && $(PYTHON) -c "import datagen, trainer, interpret, kornia, captum, webdataset" 2>/dev/null \
+	@datagen --help >/dev/null 2>&1 && $(PYTHON) -c "import datagen, trainer, interpret, kornia, captum, webdataset" 2>/dev/null \
 		|| $(PYTHON) -m pip install -q -e ".[all]"
 
 test: install
