@@ -403,6 +403,21 @@ def _window_checkpoint(path: Path) -> bool:
     return path.suffix.lower() == ".pt" and _is_window_checkpoint(path)
 
 
+def _whole_input(out: Path, whole: str | None) -> dict:
+    """``{"whole_input": [size, side, crops]}`` of the whole-page model ``whole`` beside ``out``, so
+    that prediction opens it only for a page without text; ``{}`` when it is not there (it is then
+    opened at start)."""
+    if not whole:
+        return {}
+    p = out.parent / whole
+    if not p.is_file():
+        click.echo(f"note: {p} is not there yet; the export will open it at start, not lazily", err=True)
+        return {}
+    from .infer import input_spec, onnx_session, read_onnx_meta
+
+    return {"whole_input": list(input_spec(read_onnx_meta(onnx_session(p), p)))}
+
+
 def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review_threshold, k_max=64, escalate=0.8,
                     k_first=None):
     import torch
@@ -423,11 +438,11 @@ def _export_windows(model_path, onnx_out, pt_out, int8, calibrate, whole, review
         from datagen.atomic import atomic_write
 
         ck = torch.load(model_path, map_location="cpu", weights_only=True)
-        ck = {k: v for k, v in ck.items() if k != "history"} | extra
+        ck = {k: v for k, v in ck.items() if k != "history"} | extra | _whole_input(pt_out, whole)
         atomic_write(pt_out, lambda t: torch.save(ck, t))
         click.echo(f"wrote {pt_out} ({pt_out.stat().st_size / 2**20:.1f} MiB, window model)")
     if onnx_out:
-        export_windows(model_path, onnx_out, int8=int8, calibrate=calibrate, extra_meta=extra)
+        export_windows(model_path, onnx_out, int8=int8, calibrate=calibrate, extra_meta=extra | _whole_input(onnx_out, whole))
         click.echo(f"wrote {onnx_out} ({onnx_out.stat().st_size / 2**20:.2f} MiB; window model"
                    + (", int8" if int8 else "") + ")")
 

@@ -40,14 +40,32 @@ def _is_window_checkpoint(path: Path) -> bool:
     return _read_window_checkpoint(path) is not None
 
 
+class LazyWhole:
+    """The whole-page engine of a window model, opened on its first page: most inputs have text,
+    and its onnxruntime session (a 256 px ResNet18, ~120 MiB) is then never made."""
+
+    def __init__(self, path: Path, tta: bool):
+        self.path, self.tta, self._engine = path, tta, None
+
+    def predict(self, x):
+        if self._engine is None:
+            self._engine = OnnxEngine(self.path, tta=self.tta)
+        return self._engine.predict(x)
+
+
 def _whole_of(meta: dict, path: Path, tta: bool):
-    """The whole-page engine a window model names (``meta["whole"]``, beside it), or None."""
+    """The whole-page engine a window model names (``meta["whole"]``, beside it), and its input
+    spec, or ``(None, None)``.  The engine is lazy when the model stores the spec
+    (``whole_input``, written by ``trainer export --whole``)."""
     name = meta.get("whole")
     if not name:
         return None, None
     p = Path(path).parent / name
     if not p.is_file() or not onnx_available():
         return None, None
+    spec = meta.get("whole_input")
+    if spec:
+        return LazyWhole(p, tta), input_spec(dict(zip(("input_size", "page_side", "crops"), spec)))
     eng = OnnxEngine(p, tta=tta)
     return eng, input_spec(eng.meta)
 
@@ -65,9 +83,9 @@ def load_engine(model_path=None, device: str = "auto", engine: str = "auto", tta
     if onnx:
         if not onnx_available():
             raise ValueError("the onnx engine needs onnxruntime: pip install onnxruntime")
-        sess_meta = read_onnx_meta(onnx_session(path), path)
-        if sess_meta.get("kind") == "windows":
-            net = OnnxWindows(path)
+        session = onnx_session(path)
+        if read_onnx_meta(session, path).get("kind") == "windows":
+            net = OnnxWindows(path, session=session)
             whole, wspec = _whole_of(net.meta, path, tta)
             eng = WindowEngine(net, net.meta, whole, wspec, tta)
             return Loaded(eng, net.meta, eng.spec, PDF_DPI, path)

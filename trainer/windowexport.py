@@ -22,7 +22,7 @@ from .glyphnet import Uint8Windows
 from .windowfit import load_window_model
 
 META_KEYS = ("kind", "classes", "win", "target", "k", "temperature", "k_max", "temperature_max", "escalate",
-             "review_threshold", "whole")
+             "review_threshold", "whole", "whole_input")
 
 
 def window_meta(ck: dict) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 
 PDF_DPI = 150.0  # PDF pages are rendered at this resolution for the windows
 CHUNK = 32  # windows per network run
+WHOLE_CHUNK = 2  # pages per run of the whole-page model (12 pages at once took ~70 MiB more)
 DRAFT_SIDE = 800  # a JPEG decodes at the smallest DCT scale keeping at least twice this side
 
 
@@ -48,10 +49,10 @@ class WindowPrep:
 class OnnxWindows:
     """A window model exported to ONNX, on onnxruntime's CPU provider."""
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, session=None):
         from .infer import onnx_session, read_onnx_meta
 
-        self.session = onnx_session(path, threads)
+        self.session = session if session is not None else onnx_session(path, threads)
         self.meta = read_onnx_meta(self.session, path)
         self.input = self.session.get_inputs()[0].name
 
@@ -157,6 +158,7 @@ class WindowEngine:
                     infos[i]["windows"] = int(len(inputs[i][1]))
         whole_idx = [i for i, (b, _, _) in enumerate(inputs) if b == "whole"]
         if whole_idx:
-            p, _ = self.whole.predict(np.stack([inputs[i][1] for i in whole_idx]))
-            probs[whole_idx] = p
+            for a in range(0, len(whole_idx), WHOLE_CHUNK):
+                idx = whole_idx[a:a + WHOLE_CHUNK]
+                probs[idx] = self.whole.predict(np.stack([inputs[i][1] for i in idx]))[0]
         return probs, infos
