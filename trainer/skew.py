@@ -25,6 +25,7 @@ See docs/skew.md for the comparison with other methods that chose this one.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,8 @@ RUNNER_UP = 0.9     # a second peak is searched when its votes are this share of
 FINE_CAP = 100000   # ink pixels the fine search projects (every k-th)
 MID_CAP = 100000    # of those, the ones the mid search projects (every m-th)
 MIN_INK = 400       # ink pixels (on the fine copy) below which a page has too little to tell
-MIN_BLOBS = 8       # marks (connected ink components, on the coarse copy) below which likewise
+MIN_BLOBS = 3       # marks (connected ink components, on the coarse copy) below which likewise
+_SUB = 2            # profile bins per pixel (see _scores)
 MIN_CONFIDENCE = 0.35
 
 
@@ -129,13 +131,19 @@ def _coords(ink: np.ndarray, cap: int, rng: np.random.Generator) -> tuple[np.nda
 def _scores(x: np.ndarray, y: np.ndarray, angles: np.ndarray, half: float, axes: tuple[int, ...] = (0, 1)) -> np.ndarray:
     """Profile sharpness at each angle (degrees, clockwise): the energy of the first differences
     of the row profile (axis 0) plus that of the column profile (axis 1), both along the
-    tilted axes; all angles in one ``bincount``.  Returns ``(len(axes), len(angles))``."""
+    tilted axes; all angles in one ``bincount``.  Returns ``(len(axes), len(angles))``.
+
+    The profile is binned at half a pixel and smoothed by a triangle one pixel wide, which is
+    the profile that splitting each point between its two nearest pixel bins would give, at the
+    cost of plain counting.  Hard one-pixel bins alias: the score then jumps from one angle
+    step to the next by more than the peak stands out on handwriting, and the search picks a
+    false step; the smoothed profile halved the median error on every kind of page."""
     a = np.radians(angles).astype(np.float32)[:, None]  # (A, 1)
-    c, s = np.cos(a), np.sin(a)
-    n = int(2 * half) + 3
+    c, s = np.cos(a) * np.float32(_SUB), np.sin(a) * np.float32(_SUB)
+    n = int(2 * half * _SUB) + 3 * _SUB
     # each angle's bins start at its own offset, added in float32 with the shift to the first
     # bin, so one cast to indices and one bincount serve every angle (in place, no temporaries)
-    base = (np.arange(len(angles), dtype=np.float32) * n + np.float32(half + 1))[:, None]  # (A, 1)
+    base = (np.arange(len(angles), dtype=np.float32) * n + np.float32((half + 1) * _SUB))[:, None]  # (A, 1)
     out = []
     for axis in axes:
         if axis == 0:  # (A, N): the page turned back by each angle
@@ -146,7 +154,9 @@ def _scores(x: np.ndarray, y: np.ndarray, angles: np.ndarray, half: float, axes:
             r += y * s
         r += base
         prof = np.bincount(r.astype(np.intp).ravel(), minlength=n * len(angles)).reshape(len(angles), n)
-        d = np.diff(prof, axis=1).astype(np.float32)  # (A, n - 1)
+        prof = prof.astype(np.float32)
+        tri = prof[:, :-2] + 2 * prof[:, 1:-1] + prof[:, 2:]  # the triangle, at half-pixel steps
+        d = tri[:, _SUB:] - tri[:, :-_SUB]  # differences one pixel apart
         out.append(np.einsum("ij,ij->i", d, d))
     return np.stack(out)
 
@@ -181,25 +191,34 @@ def _search(x: np.ndarray, y: np.ndarray, half: float, grid: np.ndarray, axis: i
 _BAND = (1 / 40, 1 / 2.5)  # spatial frequencies (cycles per pixel of the coarse copy) that vote
 
 
+@functools.lru_cache(maxsize=16)
+def _spectrum_geometry(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For an ``(h, w)`` copy: its Hann window, the (flat) indices of the real FFT's samples in
+    the voting band, each one's :data:`COARSE_STEP` bin of the tilt, and the samples per bin.
+    The same for every page of one size, so it is computed once per size."""
+    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    fy = np.fft.fftfreq(h).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(w).astype(np.float32)[None, :]
+    r = np.hypot(fx, fy)
+    band = np.flatnonzero((r >= _BAND[0]) & (r <= _BAND[1]))
+    theta = np.degrees(np.arctan2(np.broadcast_to(fy, r.shape), np.broadcast_to(fx, r.shape))).ravel()[band]
+    fold = (theta + 45.0) % 90.0  # the tilt, modulo 90, shifted to [0, 90)
+    n = int(round(90.0 / COARSE_STEP))
+    bins = (fold / COARSE_STEP).astype(np.int64) % n
+    count = np.bincount(bins, minlength=n)  # the frequency grid holds more samples along its axes and diagonals
+    return win, band, bins, np.maximum(count, 1)
+
+
 def _spectrum(density: np.ndarray) -> np.ndarray:
     """Votes for each :data:`COARSE_STEP` bin of ``[-45, 45)`` from the 2-D spectrum of the
     coarse ink density: text lines, and the strokes of letters, put their energy on the normal
     to their direction, and a clockwise tilt turns the spectrum clockwise by the same angle
-    (Hann-windowed, so the copy's own edges do not vote for 0)."""
+    (Hann-windowed, so the copy's own edges do not vote for 0).  Each bin's votes are divided
+    by its number of frequency samples."""
     h, w = density.shape
-    win = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
-    mag = np.abs(np.fft.rfft2((density - density.mean()) * win))  # (h, w // 2 + 1)
-    fy = np.fft.fftfreq(h).astype(np.float32)[:, None]
-    fx = np.fft.rfftfreq(w).astype(np.float32)[None, :]
-    r = np.hypot(fx, fy)
-    band = (r >= _BAND[0]) & (r <= _BAND[1])
-    theta = np.degrees(np.arctan2(fy, fx))  # (h, w // 2 + 1), in (-90, 90]
-    fold = (theta[band] + 45.0) % 90.0  # the tilt, modulo 90, shifted to [0, 90)
-    n = int(round(90.0 / COARSE_STEP))
-    bins = (fold / COARSE_STEP).astype(np.int64) % n
-    votes = np.bincount(bins, weights=mag[band], minlength=n)
-    count = np.bincount(bins, minlength=n)  # the frequency grid holds more samples along its axes and diagonals
-    votes = votes / np.maximum(count, 1)
+    win, band, bins, count = _spectrum_geometry(h, w)
+    mag = np.abs(np.fft.rfft2((density - density.mean()) * win)).ravel()[band]
+    votes = np.bincount(bins, weights=mag, minlength=len(count)) / count
     return (np.roll(votes, 1) + 2 * votes + np.roll(votes, -1)) / 4  # circular [1, 2, 1] smoothing
 
 
@@ -262,6 +281,30 @@ def estimate_skew(gray, coarse_side: int = COARSE_SIDE, fine_side: int = FINE_SI
     angle = _wrap(angle)
     review = conf < MIN_CONFIDENCE
     return Skew(round(angle, 3), round(conf, 4), review, "no clear text lines" if review else None)
+
+
+def coarse_tilt(ink: np.ndarray, side: int = COARSE_SIDE) -> float:
+    """The clockwise tilt (degrees, ``[-45, 45)``) of an ink map (bool or 0/1 uint8, 1 = ink),
+    from the coarse spectrum alone: the step of :func:`estimate_skew` that costs about a
+    millisecond and is right to within a degree or two.  0.0 when the map is too small, has too
+    few marks, or its peak is not sharp (confidence below :data:`MIN_CONFIDENCE`), so a page
+    without clear lines is never turned on its word.  The window engine levels a tilted page
+    with it before cutting windows."""
+    ink = np.asarray(ink).view(np.uint8) if np.asarray(ink).dtype == np.bool_ else np.asarray(ink, np.uint8)
+    if ink.ndim != 2 or min(ink.shape) < 16 or int(np.count_nonzero(ink)) < MIN_INK:
+        return 0.0
+    density = _shrink(ink * np.uint8(255), side).astype(np.float32)
+    if _blobs((density >= 64).astype(np.uint8)) < MIN_BLOBS:
+        return 0.0
+    votes = _spectrum(density)
+    i = int(votes.argmax())
+    if votes[i] <= 0 or 1.0 - np.median(votes) / votes[i] < MIN_CONFIDENCE:
+        return 0.0
+    n = len(votes)
+    lo, mid, hi = votes[(i - 1) % n], votes[i], votes[(i + 1) % n]
+    den = lo - 2 * mid + hi
+    off = 0.0 if den >= 0 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
+    return _wrap((i + 0.5 + off) * COARSE_STEP - 45.0)  # bin i holds [i, i + 1) steps above -45
 
 
 # --------------------------------------------------------------------------- deskewed copies
