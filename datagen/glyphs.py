@@ -34,6 +34,7 @@ MIN_INK, MAX_INK = 0.04, 0.45  # a candidate window's share of ink pixels
 GLYPH_SCORE = True  # rank candidate windows by the glyphs they hold (else by their ink)
 MIN_GLYPHS = 3  # a candidate window holds at least this many character-like components
 MAX_PAGE_INK = 0.4  # a page with more ink than this is not text on paper
+LEVEL_MIN = 3.0  # degrees: a page tilted at least this much is levelled before windows are cut
 
 
 def _cv2():
@@ -160,17 +161,22 @@ def _window_sums(img: np.ndarray, win: int, stride: int) -> tuple[np.ndarray, np
     return a - b - ii[r + win, c].astype(np.int64) + ii[r, c].astype(np.int64), rows, cols
 
 
-def glyph_centres(shape: tuple[int, int], comps: tuple, scale: float, target: float) -> np.ndarray:
+def glyph_centres(shape: tuple[int, int], comps: tuple, scale: float, target: float,
+                  affine: np.ndarray | None = None) -> np.ndarray:
     """A map of ``shape`` with 1 at the centre of every character-like component, from the
     components measured on the page shrunk by ``1 / scale`` (``comps`` of :func:`_measure`, their
-    sizes and centres multiplied by ``scale``), 0 elsewhere."""
+    sizes and centres multiplied by ``scale``, then moved by the 2x3 ``affine`` when given), 0
+    elsewhere."""
     out = np.zeros(shape, np.uint8)
     if comps is None:
         return out
     h, w, fill, cent = comps
     h, w = h * scale, w * scale
     keep = (h >= 0.4 * target) & (h <= 4 * target) & (w <= 6 * target) & (fill > 0.08) & (fill < 0.95)
-    c = np.clip((cent[keep] * scale).astype(int), 0, [shape[1] - 1, shape[0] - 1])
+    c = cent[keep] * scale
+    if affine is not None:
+        c = c @ affine[:, :2].T + affine[:, 2]
+    c = np.clip(c.astype(int), 0, [shape[1] - 1, shape[0] - 1])
     out[c[:, 1], c[:, 0]] = 1
     return out
 
@@ -226,13 +232,38 @@ class Windows:
     factor: float
     corners: np.ndarray
     shape: tuple[int, int]  # resampled page (h, w)
+    tilt: float = 0.0  # clockwise degrees the page was levelled by before the windows were cut
+
+
+def level(page: np.ndarray, mask: np.ndarray, tilt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``page`` (uint8 grey) and its ink ``mask`` (uint8 levels) turned counter-clockwise by
+    ``tilt`` degrees, which undoes a clockwise tilt, on a canvas grown to hold them, and the 2x3
+    matrix that moved them.  The corners the turn exposes get the page's paper level (its 90th
+    percentile) and no ink."""
+    cv2 = _cv2()
+    h, w = page.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(tilt), 1.0)  # positive: counter-clockwise as shown
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(round(h * sin + w * cos)), int(round(h * cos + w * sin))
+    m[0, 2] += (nw - w) / 2
+    m[1, 2] += (nh - h) / 2
+    paper = int(np.percentile(page[::4, ::4], 90))
+    out = cv2.warpAffine(page, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
+    ink = cv2.warpAffine(mask, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, ink, m
 
 
 def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WIN,
-                 rng: np.random.Generator | None = None, jitter: float = 0.0) -> Windows:
+                 rng: np.random.Generator | None = None, jitter: float = 0.0, tilt_of=None) -> Windows:
     """Up to ``k`` text windows of an (h, w) uint8 page, resampled so that its text scale becomes
     ``target`` px (times ``exp(U(-jitter, jitter))`` with ``rng``, for training).  A page without
-    a text scale gives no windows (``windows`` of length 0)."""
+    a text scale gives no windows (``windows`` of length 0).
+
+    ``tilt_of`` (prediction only): a function of the page's ink map (bool) that returns its
+    clockwise tilt in degrees (:func:`trainer.skew.coarse_tilt`).  A page tilted by at least
+    :data:`LEVEL_MIN` is then levelled (:func:`level`) before its windows are cut, so the
+    windows show lines about as level as the training windows did (their pages were tilted by
+    at most a few degrees, on purpose).  Training windows are cut without it."""
     cv2 = _cv2()
     gray = stretched(gray)
     ms = _measure(gray)
@@ -248,11 +279,17 @@ def page_windows(gray: np.ndarray, k: int, target: float = TARGET, win: int = WI
     # the ink measured once, on the shrunk page, brought to the resampled page as levels 0-255
     mask = cv2.resize(ms.mask.view(np.uint8) * np.uint8(255), (page.shape[1], page.shape[0]),
                       interpolation=cv2.INTER_AREA if factor < ms.f else cv2.INTER_LINEAR)
-    centres = glyph_centres(page.shape, ms.comps, factor / ms.f, target) if GLYPH_SCORE else None
+    tilt = float(tilt_of(ms.mask)) if tilt_of is not None else 0.0
+    affine = None
+    if abs(tilt) >= LEVEL_MIN:
+        page, mask, affine = level(page, mask, tilt)
+    else:
+        tilt = 0.0
+    centres = glyph_centres(page.shape, ms.comps, factor / ms.f, target, affine) if GLYPH_SCORE else None
     corners, share = candidates(mask, win, centres=centres)
     idx = select(corners, share, k, rng)
     if len(idx) == 0:
-        return Windows(empty.windows, sc, factor, empty.corners, page.shape)
+        return Windows(empty.windows, sc, factor, empty.corners, page.shape, tilt)
     cs = corners[idx]
     out = np.stack([page[r:r + win, c:c + win] for r, c in cs])
-    return Windows(out, sc, factor, cs, page.shape)
+    return Windows(out, sc, factor, cs, page.shape, tilt)

@@ -31,18 +31,22 @@ DRAFT_SIDE = 800  # a JPEG decodes at the smallest DCT scale keeping at least tw
 class WindowPrep:
     """The per-page work of a render worker: ``{"windows", "text_scale", "components"}`` of an
     (h, w) uint8 page.  ``needs_fit``: whether the whole-page view is still wanted when the
-    page gives windows (only to answer pages without any)."""
+    page gives windows (only to answer pages without any).  ``level``: a page tilted by a few
+    degrees or more (its coarse tilt, :func:`trainer.skew.coarse_tilt`) is levelled before its
+    windows are cut (:func:`datagen.glyphs.page_windows`)."""
 
     k: int
     target: float
     win: int
     draft_side: int = DRAFT_SIDE
     needs_fit: bool = False
+    level: bool = True
 
     def __call__(self, gray: np.ndarray) -> dict:
         from datagen.glyphs import page_windows
+        from trainer.skew import coarse_tilt
 
-        w = page_windows(gray, self.k, self.target, self.win)
+        w = page_windows(gray, self.k, self.target, self.win, tilt_of=coarse_tilt if self.level else None)
         return {"windows": w.windows, "text_scale": w.scale.size, "components": w.scale.components}
 
 
