@@ -222,6 +222,18 @@ def _spectrum(density: np.ndarray) -> np.ndarray:
     return (np.roll(votes, 1) + 2 * votes + np.roll(votes, -1)) / 4  # circular [1, 2, 1] smoothing
 
 
+def _coarse(ink: np.ndarray, side: int) -> tuple[np.ndarray, float] | None:
+    """The spectrum's votes (:func:`_spectrum`) of the ink map ``ink`` (0/1 uint8) shrunk to
+    ``side``, and their confidence (``1 - median / max``); None when that copy shows fewer than
+    :data:`MIN_BLOBS` marks."""
+    density = _shrink(ink * np.uint8(255), side).astype(np.float32)
+    if _blobs((density >= 64).astype(np.uint8)) < MIN_BLOBS:
+        return None
+    votes = _spectrum(density)
+    top = float(votes.max())
+    return votes, (float(1.0 - np.median(votes) / top) if top > 0 else 0.0)
+
+
 def _peaks(votes: np.ndarray, k: int) -> list[int]:
     """The highest bin of the circular ``votes``, and up to ``k - 1`` more at least
     ``MID_SPAN`` degrees from it and each other whose votes come within :data:`RUNNER_UP`
@@ -261,14 +273,10 @@ def estimate_skew(gray, coarse_side: int = COARSE_SIDE, fine_side: int = FINE_SI
     if int(np.count_nonzero(fine)) < MIN_INK:
         return Skew(0.0, 0.0, True, "too little text to tell")
     h, w = fine.shape
-    k = min(1.0, coarse_side / max(h, w))
-    density = _shrink(fine * np.uint8(255), coarse_side).astype(np.float32) if k < 1 \
-        else (fine * np.float32(255))
-    if _blobs((density >= 64).astype(np.uint8)) < MIN_BLOBS:
+    coarse = _coarse(fine, coarse_side)
+    if coarse is None:
         return Skew(0.0, 0.0, True, "too little text to tell")
-    votes = _spectrum(density)
-    i = int(votes.argmax())
-    conf = float(1.0 - np.median(votes) / votes[i]) if votes[i] > 0 else 0.0
+    votes, conf = coarse
     x, y = _coords(fine, FINE_CAP, rng)
     half = float(np.hypot(h, w)) / 2
     span = np.arange(-MID_SPAN, MID_SPAN + MID_STEP / 2, MID_STEP)
@@ -293,17 +301,13 @@ def coarse_tilt(ink: np.ndarray, side: int = COARSE_SIDE) -> float:
     ink = np.asarray(ink).view(np.uint8) if np.asarray(ink).dtype == np.bool_ else np.asarray(ink, np.uint8)
     if ink.ndim != 2 or min(ink.shape) < 16 or int(np.count_nonzero(ink)) < MIN_INK:
         return 0.0
-    density = _shrink(ink * np.uint8(255), side).astype(np.float32)
-    if _blobs((density >= 64).astype(np.uint8)) < MIN_BLOBS:
+    coarse = _coarse(ink, side)
+    if coarse is None or coarse[1] < MIN_CONFIDENCE:
         return 0.0
-    votes = _spectrum(density)
+    votes = coarse[0]
     i = int(votes.argmax())
-    if votes[i] <= 0 or 1.0 - np.median(votes) / votes[i] < MIN_CONFIDENCE:
-        return 0.0
     n = len(votes)
-    lo, mid, hi = votes[(i - 1) % n], votes[i], votes[(i + 1) % n]
-    den = lo - 2 * mid + hi
-    off = 0.0 if den >= 0 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
+    off = _parabola(votes[[(i - 1) % n, i, (i + 1) % n]], 1)  # the bins wrap around
     return _wrap((i + 0.5 + off) * COARSE_STEP - 45.0)  # bin i holds [i, i + 1) steps above -45
 
 
