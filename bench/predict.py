@@ -32,6 +32,11 @@ import numpy as np
 from bench.common import arg_parser, finish, machine as machine_of, note_lines
 
 STAGES = ("decode", "gray", "paper", "fit", "input", "forward")
+# the window model's page path: read as a user sees it (decode, gray, EXIF; JPEG draft), paper
+# level, text scale (shrink, darkness, Otsu, connected components), the rest of the window cut
+# (coarse tilt, levelling, resampling, candidates, selection), the whole view for pages without
+# windows, and the network (K windows, escalated to k_max when uncertain; whole-page model)
+WINDOW_STAGES = ("read", "paper", "measure", "windows", "fit", "forward")
 
 
 def _model_paths(model: str) -> tuple[Path | None, Path | None]:
@@ -83,6 +88,48 @@ def profile(engine, spec, files: list[Path], log) -> dict:
     return out
 
 
+def profile_windows(loaded, files: list[Path], log) -> dict:
+    """Per-stage wall times (ms per image) of the window model's page path (what a render worker
+    and the main process of ``trainer predict`` do for one image), one image at a time."""
+    from datagen.glyphs import _measure, stretched
+    from datagen.pages import Page, Source, read_image
+    from datagen.preprocess import fit_image, paper_level
+    from trainer.infer import engine_answers, engine_input
+
+    eng = loaded.engine
+    prep, side = eng.prep, loaded.spec[1]
+    times = {s: [] for s in WINDOW_STAGES}
+    bases: dict[str, int] = {}
+    for f in files:
+        t0 = time.perf_counter()
+        gray = read_image(str(f), 0, side=max(side, prep.draft_side))
+        t1 = time.perf_counter()
+        paper = paper_level(gray)
+        t2 = time.perf_counter()
+        arr = np.asarray(gray)
+        _measure(stretched(arr))
+        t3 = time.perf_counter()
+        extra = prep(arr)  # measures again inside: its own measure is taken off below
+        t4 = time.perf_counter()
+        fitted = None if len(extra["windows"]) else fit_image(gray, side)
+        t5 = time.perf_counter()
+        src = Source(str(f), f.stem)
+        page = Page(src, 0, 1, fitted, paper, (gray.size[1], gray.size[0]), extra)
+        _, infos = engine_answers(eng, [engine_input(eng, page, loaded.spec)])[1:]
+        t6 = time.perf_counter()
+        b = infos[0].get("basis", "?") + (f"-{infos[0].get('windows')}" if infos[0].get("basis") == "windows" else "")
+        bases[b] = bases.get(b, 0) + 1
+        for s, v in zip(WINDOW_STAGES, (t1 - t0, t2 - t1, t3 - t2, max(0.0, (t4 - t3) - (t3 - t2)), t5 - t4,
+                                        t6 - t5)):
+            times[s].append(1000 * v)
+    total = [sum(times[s][i] for s in WINDOW_STAGES) for i in range(len(files))]
+    out = {s: {"mean_ms": float(np.mean(v)), "median_ms": float(np.median(v)),
+               "share": float(np.sum(v) / np.sum(total))} for s, v in times.items()}
+    out["total"] = {"mean_ms": float(np.mean(total)), "images_per_s": 1000 / float(np.mean(total))}
+    out["answered_by"] = dict(sorted(bases.items(), key=lambda kv: -kv[1]))
+    return out
+
+
 def report(res: dict) -> str:
     m = res["machine"]
     lines = ["## Where `trainer predict`'s time goes, and its speed beside PP-LCNet", "",
@@ -94,11 +141,14 @@ def report(res: dict) -> str:
     for name, prof in res["profiles"].items():
         lines += [f"### Stages, {name} engine (ms per image; one process, no workers)", "",
                   "| stage | mean | median | share |", "|---|---:|---:|---:|"]
-        for s in STAGES:
+        for s in (WINDOW_STAGES if "answered_by" in prof else STAGES):
             p = prof[s]
             lines.append(f"| {s} | {p['mean_ms']:.1f} | {p['median_ms']:.1f} | {100 * p['share']:.0f} % |")
         lines += [f"| **total** | **{prof['total']['mean_ms']:.1f}** | | {prof['total']['images_per_s']:.1f} img/s |",
                   ""]
+        if "answered_by" in prof:
+            lines += ["Pages answered by (basis-windows voted): " + ", ".join(
+                f"{k} {v}" for k, v in prof["answered_by"].items()), ""]
     w = res.get("whole")
     if w:
         lines += ["### Whole processes, in alternation", "",
@@ -147,7 +197,14 @@ def main(argv=None) -> int:
            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "machine": machine_of(modules=("onnxruntime",)), "labels": str(args.labels), "n_profile": len(files),
            "median_megapixels": statistics.median(w * h for w, h in mp) / 1e6, "profiles": {}, "notes": []}
-    pt, onnx_path = _model_paths(args.model)
+    from trainer.loading import load_engine
+
+    loaded = load_engine(None if args.model == "default" else args.model)
+    windows = getattr(loaded.engine, "name", "") == "windows"
+    pt, onnx_path = (None, None) if windows else _model_paths(args.model)
+    if windows:
+        log(f"profiling the window engine on {len(files)} images ...")
+        res["profiles"]["windows"] = profile_windows(loaded, files, log)
     with tempfile.TemporaryDirectory(prefix="docorient-bench-predict-") as tmpd:
         if pt is not None:
             import torch
