@@ -51,6 +51,15 @@ def _model_paths(model: str) -> tuple[Path | None, Path | None]:
     return p, None
 
 
+def _summary(times: dict[str, list[float]]) -> dict:
+    """Mean, median and share of the total of every stage's per-image times (ms), and the total."""
+    total = np.sum([v for v in times.values()], axis=0)
+    out = {s: {"mean_ms": float(np.mean(v)), "median_ms": float(np.median(v)),
+               "share": float(np.sum(v) / np.sum(total))} for s, v in times.items()}
+    out["total"] = {"mean_ms": float(np.mean(total)), "images_per_s": 1000 / float(np.mean(total))}
+    return out
+
+
 def profile(engine, spec, files: list[Path], log) -> dict:
     """Per-stage wall times (ms per image) of the page path for ``files``."""
     from PIL import Image, ImageOps
@@ -81,11 +90,7 @@ def profile(engine, spec, files: list[Path], log) -> dict:
         t6 = time.perf_counter()
         for s, a, b in zip(STAGES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)):
             times[s].append(1000 * (b - a))
-    total = [sum(times[s][i] for s in STAGES) for i in range(len(files))]
-    out = {s: {"mean_ms": float(np.mean(v)), "median_ms": float(np.median(v)),
-               "share": float(np.sum(v) / np.sum(total))} for s, v in times.items()}
-    out["total"] = {"mean_ms": float(np.mean(total)), "images_per_s": 1000 / float(np.mean(total))}
-    return out
+    return _summary(times)
 
 
 def profile_windows(loaded, files: list[Path], log) -> dict:
@@ -122,10 +127,7 @@ def profile_windows(loaded, files: list[Path], log) -> dict:
         for s, v in zip(WINDOW_STAGES, (t1 - t0, t2 - t1, t3 - t2, max(0.0, (t4 - t3) - (t3 - t2)), t5 - t4,
                                         t6 - t5)):
             times[s].append(1000 * v)
-    total = [sum(times[s][i] for s in WINDOW_STAGES) for i in range(len(files))]
-    out = {s: {"mean_ms": float(np.mean(v)), "median_ms": float(np.median(v)),
-               "share": float(np.sum(v) / np.sum(total))} for s, v in times.items()}
-    out["total"] = {"mean_ms": float(np.mean(total)), "images_per_s": 1000 / float(np.mean(total))}
+    out = _summary(times)
     out["answered_by"] = dict(sorted(bases.items(), key=lambda kv: -kv[1]))
     return out
 
