@@ -14,6 +14,8 @@ tilt modulo 90), and a candidate scores the energy of the profile's first differ
 peaks where text lines, rules and table borders line up with the bins.  The coarse search runs
 on a small copy over the whole ``[-45, 45)``; the fine search around the best coarse angle on
 a larger copy, with a parabola through the top three scores for the last fraction of a step.
+Ink marks longer than a quarter of the page (scan edges, gutters, long rules) are dropped
+first: one straight line outweighs many short text lines and need not share their tilt.
 The projection is computed from the ink pixels' coordinates (a ``bincount`` per angle), never
 by rotating the image, which is what makes a page cost a few milliseconds.
 
@@ -45,6 +47,7 @@ MIN_INK = 400       # ink pixels (on the fine copy) below which a page has too l
 MIN_BLOBS = 3       # marks (connected ink components, on the coarse copy) below which likewise
 _SUB = 2            # profile bins per pixel (see _scores)
 MIN_CONFIDENCE = 0.35
+LONG_MARK = 0.25    # ink components longer than this share of the long side are not text
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,25 @@ def _ink(gray: np.ndarray, side: int) -> np.ndarray:
     small = _shrink(gray, side) if max(gray.shape) > 1.4 * side else gray
     block = max(3, (min(small.shape) // 24) | 1)
     return cv2.adaptiveThreshold(small, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 12)
+
+
+def _drop_long(ink: np.ndarray, share: float = LONG_MARK) -> np.ndarray:
+    """``ink`` without its connected components (8-connected) whose bounding box is longer
+    than ``share`` of the map's long side: the dark edge of a scanned page, a book's gutter,
+    a photo's table edge, a long rule.  Such a mark is one straight line whose tilt need not be
+    the text's (a page lies crooked on the glass; a gutter bends), and a single long line
+    outweighs many short text lines in a projection profile.  A map with nothing that long is
+    returned as it is."""
+    import cv2
+
+    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    long_ = np.maximum(st[:, 2], st[:, 3]) > share * max(ink.shape)
+    long_[0] = False  # the background
+    if not long_.any():
+        return ink
+    keep = (~long_).astype(np.uint8)
+    keep[0] = 0  # background stays 0
+    return keep[lab]
 
 
 def _coords(ink: np.ndarray, cap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +291,7 @@ def estimate_skew(gray, coarse_side: int = COARSE_SIDE, fine_side: int = FINE_SI
 
     g = _gray(gray)
     rng = np.random.default_rng(0)
-    fine = _ink(g, fine_side)
+    fine = _drop_long(_ink(g, fine_side))
     if int(np.count_nonzero(fine)) < MIN_INK:
         return Skew(0.0, 0.0, True, "too little text to tell")
     h, w = fine.shape
