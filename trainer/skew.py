@@ -123,14 +123,11 @@ def _drop_long(ink: np.ndarray, share: float = LONG_MARK) -> np.ndarray:
     returned as it is."""
     import cv2
 
-    n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    long_ = np.maximum(st[:, 2], st[:, 3]) > share * max(ink.shape)
-    long_[0] = False  # the background
-    if not long_.any():
-        return ink
-    keep = (~long_).astype(np.uint8)
-    keep[0] = 0  # background stays 0
-    return keep[lab]
+    _, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    side = np.maximum(st[:, cv2.CC_STAT_WIDTH], st[:, cv2.CC_STAT_HEIGHT])
+    keep = (side <= share * max(ink.shape)).astype(np.uint8)  # 1 = ink that stays, per label
+    keep[0] = 0  # label 0 is the background
+    return ink if keep[1:].all() else keep[lab]
 
 
 def _coords(ink: np.ndarray, cap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
